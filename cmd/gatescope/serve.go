@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/gatescope/gatescope/internal/service"
+)
+
+// serveFlags binds `serve`'s flags (shared by `demo`) to a config.
+func serveFlags(fs *flag.FlagSet, cfg *service.Config, logLevel, logFormat *string) {
+	fs.StringVar(&cfg.Server.Addr, "addr", cfg.Server.Addr, "listen address")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: the DuckDB file, spool and admin token")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "store: duckdb or clickhouse")
+	fs.StringVar(&cfg.ClickHouseURL, "clickhouse-url", "", "ClickHouse DSN, clickhouse://host:9000/database")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: generated on first start, saved in the data directory)")
+	fs.StringVar(&cfg.Server.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
+	fs.StringVar(&cfg.Server.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
+	fs.Int64Var(&cfg.Firehose.MaxBodyBytes, "max-body-bytes", cfg.Firehose.MaxBodyBytes, "largest request body accepted, as sent")
+	fs.Int64Var(&cfg.Firehose.MaxDecodedBytes, "max-decoded-bytes", cfg.Firehose.MaxDecodedBytes, "largest request body accepted after gunzip")
+	fs.IntVar(&cfg.Firehose.MaxRecords, "max-records", cfg.Firehose.MaxRecords, "most records in one Firehose batch")
+	fs.IntVar(&cfg.Firehose.MaxConcurrent, "max-concurrent-batches", cfg.Firehose.MaxConcurrent, "batches processed at once; more get 503")
+	fs.Int64Var(&cfg.Firehose.MaxInflightBytes, "max-inflight-bytes", cfg.Firehose.MaxInflightBytes, "decoded bytes held by batches in progress; more get 503")
+	fs.StringVar(&cfg.DuckDB.MemoryLimit, "duckdb-memory-limit", "2GB", "DuckDB memory_limit")
+	fs.IntVar(&cfg.DuckDB.Threads, "duckdb-threads", 0, "DuckDB threads (0: all cores)")
+	fs.DurationVar(&cfg.DuckDB.FlushInterval, "flush-interval", cfg.DuckDB.FlushInterval, "how often acknowledged batches are loaded into DuckDB")
+	fs.Int64Var(&cfg.DuckDB.MaxBacklogBytes, "max-backlog-bytes", cfg.DuckDB.MaxBacklogBytes, "acknowledged bytes waiting to be loaded before new batches get 503")
+	fs.DurationVar(&cfg.DuckDB.Dedup.Window, "dedup-window", cfg.DuckDB.Dedup.Window, "how long a delivered request id is remembered to drop retries")
+	fs.IntVar(&cfg.DuckDB.Dedup.MaxKeys, "dedup-max-keys", cfg.DuckDB.Dedup.MaxKeys, "most request ids remembered (about 16 bytes each)")
+	fs.DurationVar(&cfg.API.QueryTimeout, "query-timeout", cfg.API.QueryTimeout, "longest a query may run")
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable: --clickhouse-url from GATESCOPE_CLICKHOUSE_URL.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		env := "GATESCOPE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func parseServe(name string, args []string, stderr io.Writer) (service.Config, *slog.Logger, *flag.FlagSet, error) {
+	cfg := service.DefaultConfig("./data")
+	var level, format string
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	serveFlags(fs, &cfg, &level, &format)
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, fs, err
+	}
+	if err := applyEnv(fs); err != nil {
+		return cfg, nil, fs, err
+	}
+	log, err := newLogger(stderr, level, format)
+	return cfg, log, fs, err
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, log, _, err := parseServe("serve", args, stderr)
+	if err != nil {
+		return err
+	}
+	svc, err := service.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	announce(stdout, svc, cfg)
+	log.Info("gatescope serving", "addr", svc.Addr(), "data", cfg.DataDir, "store", cfg.Store, "version", version)
+	return svc.Run(ctx)
+}
+
+// announce prints where the server is and, the first time only, the admin
+// token it generated.
+func announce(w io.Writer, svc *service.Service, cfg service.Config) {
+	scheme := "http"
+	if cfg.Server.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(w, "Gatescope is listening on %s://%s\n", scheme, svc.Addr())
+	if token, created := svc.AdminToken(); created {
+		fmt.Fprintf(w, "Admin token (generated now, saved in %s/admin-token; shown only this once):\n  %s\n", cfg.DataDir, token)
+	}
+}

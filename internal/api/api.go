@@ -1,0 +1,196 @@
+// Package api serves the operator-facing HTTP API under /api/v1: apps and
+// the query endpoints. Every route requires the admin token, and every
+// query is scoped to the one app its app_id names.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/apps"
+	"github.com/gatescope/gatescope/internal/auth"
+	"github.com/gatescope/gatescope/internal/query"
+	"github.com/gatescope/gatescope/internal/store"
+)
+
+// Config configures the API.
+type Config struct {
+	// QueryTimeout bounds every query.
+	QueryTimeout time.Duration
+	// MaxBodyBytes caps request bodies (app creation, funnel definitions).
+	MaxBodyBytes int64
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config { return Config{QueryTimeout: 30 * time.Second, MaxBodyBytes: 1 << 20} }
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.QueryTimeout <= 0 {
+		return errors.New("api: QueryTimeout must be positive")
+	}
+	if c.MaxBodyBytes < 1<<10 {
+		return errors.New("api: MaxBodyBytes must be at least 1 KiB")
+	}
+	return nil
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	cfg   Config
+	store store.Store
+	apps  *apps.Registry
+	admin auth.AdminToken
+	log   *slog.Logger
+}
+
+// New returns the API.
+func New(cfg Config, st store.Store, reg *apps.Registry, admin auth.AdminToken, log *slog.Logger) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, store: st, apps: reg, admin: admin, log: log}, nil
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/apps", a.admin1(a.createApp))
+	mux.Handle("GET /api/v1/apps", a.admin1(a.listApps))
+	mux.Handle("GET /api/v1/apps/{app_id}", a.admin1(a.getApp))
+	mux.Handle("GET /api/v1/events", a.admin1(a.listEvents))
+}
+
+// admin1 wraps a handler with the admin-token check and the query timeout.
+func (a *API) admin1(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.admin.Check(auth.Bearer(r.Header.Get("Authorization"))) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatescope"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
+		defer cancel()
+		if err := h(w, r.WithContext(ctx)); err != nil {
+			a.fail(w, r, err)
+		}
+	})
+}
+
+// fail maps an error to its status. Store and SQL errors are logged, never
+// shown: the client gets a generic message.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, query.ErrBadQuery), errors.Is(err, errBadRequest), errors.Is(err, apps.ErrInvalidName):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found")
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "query timed out")
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrOverloaded):
+		writeError(w, http.StatusServiceUnavailable, "store unavailable; retry")
+	default:
+		a.log.Error("api request failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+var errBadRequest = errors.New("bad request")
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (a *API) createApp(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Name string `json:"name"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err := dec.Decode(&req); err != nil {
+		return fmt.Errorf("%w: body must be {\"name\": \"...\"}: %v", errBadRequest, err)
+	}
+	app, err := a.apps.Create(r.Context(), req.Name)
+	if err != nil {
+		return err
+	}
+	a.log.Info("app created", "app_id", app.ID, "name", app.Name)
+	writeJSON(w, http.StatusCreated, app)
+	return nil
+}
+
+// listApps lists apps without their secrets; GET /api/v1/apps/{id} shows one.
+func (a *API) listApps(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.apps.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]store.App, len(list))
+	for i, app := range list {
+		app.ApplicationID = ""
+		out[i] = app
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apps": out})
+	return nil
+}
+
+func (a *API) getApp(w http.ResponseWriter, r *http.Request) error {
+	app, err := a.apps.Get(r.Context(), r.PathValue("app_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, app)
+	return nil
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := query.EventFilter{AppID: q.Get("app_id"), UserID: q.Get("user_id"), CompanyID: q.Get("company_id"),
+		Route: q.Get("route"), Status: q.Get("status")}
+	if f.AppID == "" {
+		return fmt.Errorf("%w: app_id is required", errBadRequest)
+	}
+	if _, err := a.apps.Get(r.Context(), f.AppID); err != nil {
+		return err
+	}
+	var err error
+	if f.From, err = parseTime("from", q.Get("from")); err != nil {
+		return err
+	}
+	if f.To, err = parseTime("to", q.Get("to")); err != nil {
+		return err
+	}
+	p := query.Page{Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		if p.Limit, err = strconv.Atoi(s); err != nil || p.Limit < 1 {
+			return fmt.Errorf("%w: limit %q is not a positive number", errBadRequest, s)
+		}
+	}
+	events, next, err := query.ListEvents(r.Context(), a.store, f, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events, "next_cursor": next})
+	return nil
+}
+
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time", errBadRequest, name, s)
+	}
+	return t, nil
+}
