@@ -99,8 +99,8 @@ func TestHTTPEndpointDestination(t *testing.T) {
 			if k := deref(t, ep.AccessKey, "AccessKey"); k != refMarker("ApplicationId") {
 				t.Errorf("AccessKey = %q, want the ApplicationId parameter", k)
 			}
-			if e := deref(t, d.RequestConfiguration, "RequestConfiguration").ContentEncoding; e == nil || *e != "GZIP" {
-				t.Errorf("ContentEncoding = %v, want GZIP", e)
+			if e := deref(t, deref(t, d.RequestConfiguration, "RequestConfiguration").ContentEncoding, "ContentEncoding"); e != "GZIP" {
+				t.Errorf("ContentEncoding = %q, want GZIP", e)
 			}
 			bh := deref(t, d.BufferingHints, "BufferingHints")
 			if iv := deref(t, bh.IntervalInSeconds, "IntervalInSeconds"); iv != 60 {
@@ -166,8 +166,9 @@ func TestDeliveryParameters(t *testing.T) {
 					t.Errorf("no parameter %s", name)
 					continue
 				}
-				if p.Type != "Number" || p.Default != w.def || p.MinValue == nil || *p.MinValue != w.min || p.MaxValue == nil || *p.MaxValue != w.max {
-					t.Errorf("%s: %s default %v range %v-%v, want Number default %v range %v-%v", name, p.Type, p.Default, p.MinValue, p.MaxValue, w.def, w.min, w.max)
+				lo, hi := deref(t, p.MinValue, name+" MinValue"), deref(t, p.MaxValue, name+" MaxValue")
+				if p.Type != "Number" || p.Default != w.def || lo != w.min || hi != w.max {
+					t.Errorf("%s: %s default %v range %v-%v, want Number default %v range %v-%v", name, p.Type, p.Default, lo, hi, w.def, w.min, w.max)
 				}
 				if got := section(dest, w.path[0])[w.path[1]]; !isRef(got, name) {
 					t.Errorf("%s.%s = %v, want Ref %s", w.path[0], w.path[1], got, name)

@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,6 +33,10 @@ func TestEveryTemplateIsListed(t *testing.T) {
 func TestTemplatesParse(t *testing.T) {
 	for _, file := range templates {
 		t.Run(file, func(t *testing.T) {
+			// CloudFormation takes at most 51,200 bytes in a direct upload.
+			if fi, err := os.Stat(file); err != nil || fi.Size() > 51200 {
+				t.Errorf("%s is too large to upload directly (%v)", file, err)
+			}
 			r := raw(t, file)
 			if r["AWSTemplateFormatVersion"] != "2010-09-09" {
 				t.Errorf("AWSTemplateFormatVersion = %v", r["AWSTemplateFormatVersion"])
