@@ -4,8 +4,10 @@
 package accesslog
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -56,13 +58,17 @@ func invalid(code, format string, args ...any) error {
 // requestTimeLayout is $context.requestTime's CLF form.
 const requestTimeLayout = "02/Jan/2006:15:04:05 -0700"
 
+// maxEpochMs is 9999-12-31T23:59:59.999Z. Later times overflow the stores'
+// microsecond timestamps and would be kept as garbage.
+const maxEpochMs = 253402300799999
+
 // Parser parses lines one at a time. It reuses memory between calls, so a
 // Parser must not be used by two goroutines at once; the events it returns
 // do not alias its memory and may be kept.
 type Parser struct {
-	json  fastjson.Parser
-	arena fastjson.Arena
-	meta  []byte
+	json fastjson.Parser
+	md   metadata
+	meta []byte
 }
 
 // Parse fills ev from one access-log line. The error, if any, wraps
@@ -81,11 +87,10 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 		Status: event.Absent, ResponseBytes: event.Absent,
 		LatencyMs: event.Absent, IntegrationLatencyMs: event.Absent,
 	}
-	p.arena.Reset()
-	meta := p.arena.NewObject()
+	p.md.reset()
 	var f fields
 	obj.Visit(func(key []byte, val *fastjson.Value) {
-		f.set(string(key), val, ev, meta, &p.arena)
+		f.set(string(key), val, ev, &p.md)
 	})
 	if ev.RequestID == "" {
 		return invalid("missing_request_id", "no requestId")
@@ -93,7 +98,7 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 	switch {
 	case f.epoch != "":
 		ms, err := strconv.ParseInt(f.epoch, 10, 64)
-		if err != nil || ms <= 0 {
+		if err != nil || ms <= 0 || ms > maxEpochMs {
 			return invalid("bad_time", "requestTimeEpoch %q is not milliseconds since the epoch", f.epoch)
 		}
 		ev.Time = time.UnixMilli(ms).UTC()
@@ -103,7 +108,7 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 			return invalid("bad_time", "requestTime %q is not dd/Mon/yyyy:HH:mm:ss +zzzz", f.clf)
 		}
 		ev.Time = t.UTC()
-	case !ctx.Fallback.IsZero():
+	case !ctx.Fallback.IsZero() && ctx.Fallback.UnixMilli() <= maxEpochMs:
 		ev.Time = ctx.Fallback.UTC()
 	default:
 		return invalid("missing_time", "no requestTime or requestTimeEpoch")
@@ -111,20 +116,17 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 	if ev.PrincipalID == "" && f.claimsSub != "" {
 		ev.PrincipalID = f.claimsSub
 	} else if f.claimsSub != "" {
-		meta.Set("claimsSub", p.arena.NewString(f.claimsSub))
+		p.md.setString("claimsSub", f.claimsSub)
 	}
 	ev.UserID = identify.User(ev, f.user)
 	ev.Route = identify.Route(f.route, ev.Path)
 	for _, a := range ctx.Attrs {
-		if meta.Get(a.Key) == nil {
-			meta.Set(a.Key, p.arena.NewString(a.Value))
+		if !p.md.has(a.Key) {
+			p.md.setString(a.Key, a.Value)
 		}
 	}
-	if o, _ := meta.Object(); o.Len() > 0 {
-		p.meta = meta.MarshalTo(p.meta[:0])
-		if !utf8.Valid(p.meta) {
-			p.meta = []byte(toValidUTF8(string(p.meta)))
-		}
+	if len(p.md.entries) > 0 {
+		p.meta = p.md.appendTo(p.meta[:0])
 		ev.Metadata = append([]byte(nil), p.meta...)
 	}
 	return nil
@@ -136,11 +138,11 @@ type fields struct {
 	user, route, epoch, clf, claimsSub string
 }
 
-func (f *fields) set(key string, val *fastjson.Value, ev *event.Event, meta *fastjson.Value, a *fastjson.Arena) {
+func (f *fields) set(key string, val *fastjson.Value, ev *event.Event, meta *metadata) {
 	s, ok := scalar(val)
 	if !ok {
 		// Objects and arrays have no column; keep them whole.
-		meta.Set(key, val)
+		meta.setValue(key, val)
 		return
 	}
 	if s == "" || s == "-" {
@@ -192,44 +194,46 @@ func (f *fields) set(key string, val *fastjson.Value, ev *event.Event, meta *fas
 	case "errorType":
 		ev.ErrorType = s
 	case "status":
-		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		// HTTP statuses have three digits; anything else is not one.
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= 999 {
 			ev.Status = n
 			return
 		}
-		meta.Set(key, a.NewString(s))
+		meta.setString(key, s)
 	case "responseLength":
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
 			ev.ResponseBytes = n
 			return
 		}
-		meta.Set(key, a.NewString(s))
+		meta.setString(key, s)
 	case "durationMs":
-		if x, err := strconv.ParseFloat(s, 64); err == nil && x >= 0 {
+		if x, err := strconv.ParseFloat(s, 64); err == nil && x >= 0 && !math.IsInf(x, 1) {
 			ev.LatencyMs = x
 			return
 		}
-		meta.Set(key, a.NewString(s))
+		meta.setString(key, s)
 	case "integrationLatencyMs":
-		if x, err := strconv.ParseFloat(s, 64); err == nil && x >= 0 {
+		// "Inf" parses, but JSON cannot carry it: it stays text.
+		if x, err := strconv.ParseFloat(s, 64); err == nil && x >= 0 && !math.IsInf(x, 1) {
 			ev.IntegrationLatencyMs = x
 			return
 		}
-		meta.Set(key, a.NewString(s))
+		meta.setString(key, s)
 	case "apiKey":
 		// The key itself is a credential of the API's caller: keep only
 		// enough to tell keys apart, never the secret.
-		meta.Set(key, a.NewString(MaskSecret(s)))
+		meta.setString(key, MaskSecret(s))
 	case "integrationStatus":
 		if n, err := strconv.Atoi(s); err == nil {
-			meta.Set(key, a.NewNumberInt(n))
+			meta.setRaw(key, strconv.Itoa(n))
 			return
 		}
-		meta.Set(key, a.NewString(s))
+		meta.setString(key, s)
 	default:
 		if val.Type() == fastjson.TypeString {
-			meta.Set(key, a.NewString(s))
+			meta.setString(key, s)
 		} else {
-			meta.Set(key, val)
+			meta.setValue(key, val)
 		}
 	}
 }
@@ -266,3 +270,155 @@ func MaskSecret(s string) string {
 // toValidUTF8 replaces invalid byte sequences so that every stored string is
 // text: stores reject invalid UTF-8, and one bad byte must not cost a batch.
 func toValidUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// metadata collects the keys of a line that have no column. fastjson's
+// own objects are not used for it: its Arena stores strings escaped with
+// strconv.Quote (whose \x7f, \a, \v and \U escapes are not JSON, and which
+// it cannot read back), and it writes numbers as its lenient parser read
+// them (NaN, -Inf, 1-2). Invalid metadata would break every reader of the
+// event.
+type metadata struct{ entries []metaEntry }
+
+// metaEntry is one key: a string, a JSON literal, or a value of the line.
+type metaEntry struct {
+	key string
+	str string
+	raw string          // a JSON number, when set
+	val *fastjson.Value // an object, array, number or boolean of the line, when set
+}
+
+func (m *metadata) reset() {
+	clear(m.entries) // drop references to the last line's values
+	m.entries = m.entries[:0]
+}
+
+func (m *metadata) has(key string) bool {
+	for i := range m.entries {
+		if m.entries[i].key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// set adds e, replacing an earlier entry of the same key: in a line that
+// repeats a key, the last one wins, as in most JSON readers.
+func (m *metadata) set(e metaEntry) {
+	for i := range m.entries {
+		if m.entries[i].key == e.key {
+			m.entries[i] = e
+			return
+		}
+	}
+	m.entries = append(m.entries, e)
+}
+
+func (m *metadata) setString(key, s string)                { m.set(metaEntry{key: key, str: s}) }
+func (m *metadata) setRaw(key, raw string)                 { m.set(metaEntry{key: key, raw: raw}) }
+func (m *metadata) setValue(key string, v *fastjson.Value) { m.set(metaEntry{key: key, val: v}) }
+
+// appendTo writes the entries as a JSON object.
+func (m *metadata) appendTo(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, e := range m.entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, e.key)
+		dst = append(dst, ':')
+		switch {
+		case e.val != nil:
+			dst = appendJSON(dst, e.val)
+		case e.raw != "":
+			dst = append(dst, e.raw...)
+		default:
+			dst = appendJSONString(dst, e.str)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendJSON writes a value of the line as strict JSON; numbers that JSON
+// cannot carry are kept as strings.
+func appendJSON(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		dst = append(dst, '{')
+		first := true
+		o.Visit(func(key []byte, val *fastjson.Value) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendJSONString(dst, key)
+			dst = append(dst, ':')
+			dst = appendJSON(dst, val)
+		})
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		for i, e := range a {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, e)
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		return appendJSONString(dst, v.GetStringBytes())
+	case fastjson.TypeNumber:
+		start := len(dst)
+		dst = v.MarshalTo(dst)
+		if !json.Valid(dst[start:]) {
+			num := string(dst[start:])
+			dst = appendJSONString(dst[:start], num)
+		}
+		return dst
+	default: // true, false, null
+		return v.MarshalTo(dst)
+	}
+}
+
+// appendJSONString writes s as a JSON string, replacing each run of
+// invalid UTF-8 with U+FFFD as strings.ToValidUTF8 does.
+func appendJSONString[S string | []byte](dst []byte, s S) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	invalid := false
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			invalid = false
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			if !invalid {
+				dst = append(dst, "\uFFFD"...)
+			}
+			invalid = true
+		} else {
+			invalid = false
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}

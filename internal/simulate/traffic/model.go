@@ -1,9 +1,11 @@
 package traffic
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +105,7 @@ type Model struct {
 	timeText [26]byte
 	lineCap  int
 	scratch  []byte
+	pending  []call
 }
 
 type routeInfo struct {
@@ -113,29 +116,39 @@ type routeInfo struct {
 
 // call is a planned event of an actor.
 type call struct {
-	t         int64
-	route     int32
-	firstCall bool
+	t     int64
+	route int32 // index into routes; -1 for anonymous traffic
+	// conn and connectedAt are the WebSocket connection the call belongs to.
+	conn        string
+	connectedAt int64
+	// journey marks the sessions of sign-up and account deletion, which
+	// always succeed so that the funnel's truth is exact.
+	journey bool
 }
 
+// What an actor's next visit is.
 const (
-	stSignup = iota
-	stActive
-	stChurning
-	stDone
+	visitNone uint8 = iota
+	visitRegular
+	visitFirst // a new user's first regular visit
+	visitChurn // the account deletion
 )
 
+// actor is a user (or the anonymous crowd) with the calls planned for it.
+// Visits start as a Poisson process independent of how long each lasts, so
+// two visits of a busy user may overlap; their calls merge in plan.
 type actor struct {
-	next        int64
-	plan        []call // plan[head:] is still to come
-	head        int
-	stage       uint8
-	user        int32 // -1 anonymous
-	connID      string
-	connectedAt int64
-	visitRate   float64 // visits per ms at rhythm 1
-	protocol    string
-	refused     bool // the WebSocket session's $connect was refused
+	next      int64  // min(plan[head].t, visitAt)
+	plan      []call // plan[head:] is still to come, sorted by t
+	head      int
+	visitAt   int64
+	visitKind uint8
+	user      int32   // -1 anonymous
+	visitRate float64 // visits per ms at rhythm 1
+	protocol  string
+	// firstPending marks a new user whose first regular call is still to
+	// come (a refused WebSocket session does not count).
+	firstPending bool
 }
 
 const (
@@ -282,23 +295,24 @@ func New(cfg Config) (*Model, error) {
 		if strings.HasPrefix(u.UserAgent, "Mozilla/5.0 (") {
 			a.protocol = "HTTP/2.0"
 		}
-		switch {
-		case u.New && m.roleRoute[RoleSignup] >= 0:
-			a.stage = stSignup
-			m.planJourneyVisit(a, u.Signup.UnixMilli(), RoleSignup)
-		case u.New:
+		if !u.New {
+			m.scheduleAfter(a, m.start)
+		} else {
 			// Without a sign-up route the sign-up happens outside the API.
-			a.stage = stSignup
-			m.refill(a, u.Signup.UnixMilli())
-		default:
-			a.stage = stActive
-			m.refill(a, m.start)
+			if m.roleRoute[RoleSignup] >= 0 {
+				m.addJourney(a, u.Signup.UnixMilli(), RoleSignup)
+			}
+			if !u.NeverActivates {
+				a.visitKind, a.visitAt = visitFirst, u.FirstCall.UnixMilli()
+				a.firstPending = true
+			}
 		}
+		m.updateNext(a)
 	}
 	anon := &m.actors[len(m.users)]
 	anon.user = -1
-	anon.stage = stActive
-	m.refill(anon, m.start)
+	m.scheduleAnonymous(anon, m.start)
+	m.updateNext(anon)
 
 	m.heap = make([]int32, 0, len(m.actors))
 	for i := range m.actors {
@@ -340,19 +354,28 @@ func (m *Model) Progress() float64 {
 // Next returns the next event in time order, or false when [Start, End)
 // holds no more.
 func (m *Model) Next() (Event, bool) {
-	if len(m.heap) == 0 {
-		return Event{}, false
+	for len(m.heap) > 0 {
+		a := &m.actors[m.heap[0]]
+		if a.visitKind != visitNone && (a.head == len(a.plan) || a.visitAt <= a.plan[a.head].t) {
+			m.expand(a)
+			m.updateNext(a)
+			m.fixRoot()
+			continue
+		}
+		c := a.plan[a.head]
+		a.head++
+		ev := m.emit(a, c)
+		m.updateNext(a)
+		m.fixRoot()
+		return ev, true
 	}
-	a := &m.actors[m.heap[0]]
-	c := a.plan[a.head]
-	a.head++
-	ev := m.emit(a, c)
-	if a.head < len(a.plan) {
-		a.next = a.plan[a.head].t
-	} else {
-		m.refill(a, c.t)
-	}
-	if a.next >= m.end {
+	return Event{}, false
+}
+
+// fixRoot restores the heap after the root actor's next time grew,
+// retiring the actor when it has nothing more before End.
+func (m *Model) fixRoot() {
+	if m.actors[m.heap[0]].next >= m.end {
 		last := len(m.heap) - 1
 		m.heap[0] = m.heap[last]
 		m.heap = m.heap[:last]
@@ -360,7 +383,78 @@ func (m *Model) Next() (Event, bool) {
 	if len(m.heap) > 0 {
 		m.siftDown(0)
 	}
-	return ev, true
+}
+
+func (m *Model) updateNext(a *actor) {
+	if a.head == len(a.plan) {
+		a.plan, a.head = a.plan[:0], 0
+	}
+	a.next = math.MaxInt64
+	if a.head < len(a.plan) {
+		a.next = a.plan[a.head].t
+	}
+	if a.visitKind != visitNone {
+		a.next = min(a.next, a.visitAt)
+	}
+}
+
+// expand turns the actor's pending visit into planned calls and schedules
+// the visit after it.
+func (m *Model) expand(a *actor) {
+	at, kind := a.visitAt, a.visitKind
+	a.visitKind = visitNone
+	if a.user < 0 {
+		m.merge(a, append(m.pending[:0], call{t: at, route: -1}))
+		m.scheduleAnonymous(a, at)
+		return
+	}
+	switch kind {
+	case visitChurn:
+		m.addJourney(a, at, RoleChurn)
+	default:
+		m.addVisit(a, at)
+		m.scheduleAfter(a, at)
+	}
+}
+
+// scheduleAfter draws the user's next visit after a visit started at from,
+// or their churn.
+func (m *Model) scheduleAfter(a *actor, from int64) {
+	u := &m.users[a.user]
+	churn := u.Churn.UnixMilli()
+	t := m.nextVisit(a, from, churn)
+	switch {
+	case t < churn:
+		a.visitKind, a.visitAt = visitRegular, t
+	case u.ChurnCall && m.roleRoute[RoleChurn] >= 0:
+		a.visitKind, a.visitAt = visitChurn, max(churn, from)
+	default:
+		a.visitKind = visitNone
+	}
+}
+
+func (m *Model) scheduleAnonymous(a *actor, from int64) {
+	a.visitKind = visitNone
+	if m.anonRate <= 0 {
+		return
+	}
+	gap := m.r.ExpFloat64() / m.anonRate
+	if gap < float64(m.end-from) {
+		a.visitKind, a.visitAt = visitRegular, from+int64(gap)+1
+	}
+}
+
+// merge adds calls (sorted by time) to the actor's plan, keeping it sorted.
+func (m *Model) merge(a *actor, calls []call) {
+	if a.head > 0 {
+		n := copy(a.plan, a.plan[a.head:])
+		a.plan, a.head = a.plan[:n], 0
+	}
+	overlap := len(a.plan) > 0 && len(calls) > 0 && a.plan[len(a.plan)-1].t > calls[0].t
+	a.plan = append(a.plan, calls...)
+	if overlap {
+		slices.SortStableFunc(a.plan, func(x, y call) int { return cmp.Compare(x.t, y.t) })
+	}
 }
 
 // ExpectedRate is the expected number of events per second at t from the
@@ -395,45 +489,6 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// refill plans an actor's next visit after time now, or retires it.
-func (m *Model) refill(a *actor, now int64) {
-	a.plan, a.head = a.plan[:0], 0
-	if a.user < 0 {
-		gap := m.r.ExpFloat64() / m.anonRate
-		if m.anonRate <= 0 || gap > float64(m.end-now) {
-			a.next = math.MaxInt64
-			return
-		}
-		a.next = now + int64(gap) + 1
-		a.plan = append(a.plan, call{t: a.next, route: -1})
-		return
-	}
-	u := &m.users[a.user]
-	switch a.stage {
-	case stSignup:
-		if u.NeverActivates {
-			a.stage, a.next = stDone, math.MaxInt64
-			return
-		}
-		a.stage = stActive
-		m.planVisit(a, max(u.FirstCall.UnixMilli(), now), true)
-	case stActive:
-		t := m.nextVisit(a, now, u.Churn.UnixMilli())
-		if t >= u.Churn.UnixMilli() {
-			a.stage = stChurning
-			if u.ChurnCall && m.roleRoute[RoleChurn] >= 0 {
-				m.planJourneyVisit(a, max(u.Churn.UnixMilli(), now), RoleChurn)
-				return
-			}
-			a.stage, a.next = stDone, math.MaxInt64
-			return
-		}
-		m.planVisit(a, t, false)
-	default:
-		a.stage, a.next = stDone, math.MaxInt64
-	}
-}
-
 // nextVisit draws the next visit start after now by thinning a Poisson
 // process of rate visitRate*rmax down to visitRate*rhythm(t). It returns
 // a time >= limit when the user has no visit before limit (or End).
@@ -455,43 +510,66 @@ func (m *Model) nextVisit(a *actor, now, limit int64) int64 {
 	}
 }
 
-// planVisit plans a session of regular calls starting at t.
-func (m *Model) planVisit(a *actor, t int64, first bool) {
-	n := 1 + int(m.r.ExpFloat64()*(visitCallsMean-1)+0.5)
+// addVisit plans a session of regular calls starting at t: a geometric
+// number of calls (mean visitCallsMean) with exponential gaps, wrapped in
+// $connect and $disconnect for WebSocket APIs.
+func (m *Model) addVisit(a *actor, t int64) {
+	calls := m.pending[:0]
+	n := 1 + int(m.r.ExpFloat64()/-math.Log1p(-1/visitCallsMean))
+	gap := callGapMs
+	var conn string
 	ws := m.api == accesslog.WebSocket
 	if ws {
-		a.plan = append(a.plan, call{t: t, route: int32(m.roleRoute[RoleConnect])})
+		gap = wsGapMs
+		conn = m.connectionID()
+		calls = append(calls, call{t: t, route: int32(m.roleRoute[RoleConnect]), conn: conn, connectedAt: t})
 		t += 200 + int64(m.r.ExpFloat64()*800)
 	}
-	for i := range n {
-		a.plan = append(a.plan, call{t: t, route: int32(m.pickRoute()), firstCall: first && i == 0})
-		gap := callGapMs
-		if ws {
-			gap = wsGapMs
-		}
+	connectedAt := calls0(calls)
+	for range n {
+		calls = append(calls, call{t: t, route: int32(m.pickRoute()), conn: conn, connectedAt: connectedAt})
 		t += 1 + int64(m.r.ExpFloat64()*gap)
 	}
 	if ws {
-		a.plan = append(a.plan, call{t: t + int64(m.r.ExpFloat64()*20000), route: int32(m.roleRoute[RoleDisconnect])})
+		calls = append(calls, call{t: t + int64(m.r.ExpFloat64()*20000), route: int32(m.roleRoute[RoleDisconnect]), conn: conn, connectedAt: connectedAt})
 	}
-	a.next = a.plan[0].t
+	m.pending = calls
+	m.merge(a, calls)
 }
 
-// planJourneyVisit plans the sign-up or the account deletion, wrapped in
-// a session for WebSocket APIs. The role must have a route.
-func (m *Model) planJourneyVisit(a *actor, t int64, role Role) {
+// addJourney plans the sign-up or the account deletion, wrapped in a
+// session for WebSocket APIs. The role must have a route.
+func (m *Model) addJourney(a *actor, t int64, role Role) {
+	calls := m.pending[:0]
 	route := m.roleRoute[role]
+	var conn string
 	ws := m.api == accesslog.WebSocket
 	if ws {
-		a.plan = append(a.plan, call{t: t, route: int32(m.roleRoute[RoleConnect])})
+		conn = m.connectionID()
+		calls = append(calls, call{t: t, route: int32(m.roleRoute[RoleConnect]), conn: conn, connectedAt: t, journey: true})
 		t += 200 + int64(m.r.ExpFloat64()*800)
 	}
-	a.plan = append(a.plan, call{t: t, route: int32(route)})
+	connectedAt := calls0(calls)
+	calls = append(calls, call{t: t, route: int32(route), conn: conn, connectedAt: connectedAt})
 	if ws {
 		t += 500 + int64(m.r.ExpFloat64()*3000)
-		a.plan = append(a.plan, call{t: t, route: int32(m.roleRoute[RoleDisconnect])})
+		calls = append(calls, call{t: t, route: int32(m.roleRoute[RoleDisconnect]), conn: conn, connectedAt: connectedAt})
 	}
-	a.next = a.plan[0].t
+	m.pending = calls
+	m.merge(a, calls)
+}
+
+// calls0 is the time of the first call, the connection's start.
+func calls0(calls []call) int64 {
+	if len(calls) == 0 {
+		return 0
+	}
+	return calls[0].t
+}
+
+// connectionID draws a WebSocket connection id ("L0SM9cOFvHcCIhw=").
+func (m *Model) connectionID() string {
+	return string(appendChars(make([]byte, 0, 16), m.r, 15, base64Alpha[:62])) + "="
 }
 
 func (m *Model) pickRoute() int {

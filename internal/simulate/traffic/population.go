@@ -65,11 +65,12 @@ type User struct {
 	New    bool
 	Signup time.Time
 	// FirstCall is when a new user's first regular call is planned (it may
-	// fall after End or after Churn); zero for users who never activate
-	// and for existing users.
+	// fall after End); on WebSocket APIs, when the session carrying it
+	// opens. Zero for users who never activate and for existing users.
 	FirstCall      time.Time
 	NeverActivates bool
-	Tourist        bool
+	// Tourist users churn about a day after their first call.
+	Tourist bool
 	// Churn is when the user stops calling; it may be after End.
 	Churn time.Time
 	// ChurnCall says the user deletes their account when churning.

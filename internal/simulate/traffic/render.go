@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -143,7 +144,9 @@ func (m *Model) emit(a *actor, c call) Event {
 		identity, ip, ua, protocol = u.Identity, u.IP, u.UserAgent, a.protocol
 		route = &m.routes[c.route]
 		t.Role = route.Role
-		t.FirstCall = c.firstCall
+		if a.firstPending && route.Role == RoleRegular {
+			t.FirstCall, a.firstPending = true, false
+		}
 	} else {
 		ip, ua = randomIP(r), probeAgents[r.IntN(len(probeAgents))]
 	}
@@ -164,10 +167,11 @@ func (m *Model) emit(a *actor, c call) Event {
 			}
 			t.Role = route.Role
 		}
-	case route.Role == RoleConnect:
+	case route.Role == RoleConnect && !c.journey:
 		if r.Float64() < m.authProb {
 			t.Outcome = OutcomeAuthRejected
-			a.plan = a.plan[:a.head] // the session is refused
+			// The session is refused: drop the rest of this connection.
+			a.plan = slices.DeleteFunc(a.plan, func(x call) bool { return x.conn == c.conn && x.t >= c.t && x.route != c.route })
 		}
 	case route.Role == RoleRegular:
 		x := r.Float64()
@@ -204,21 +208,18 @@ func (m *Model) emit(a *actor, c call) Event {
 		t.RouteKey = "-"
 	case ws:
 		t.Route, t.RouteKey = route.Template, route.key
+		t.ConnectionID, t.ConnectedAt = c.conn, c.connectedAt
 		switch route.Role {
 		case RoleConnect:
 			t.EventType = "CONNECT"
-			a.connID = string(appendChars(nil, r, 15, base64Alpha[:62])) + "="
-			a.connectedAt = c.t
-
+			if u == nil {
+				t.ConnectionID, t.ConnectedAt = m.connectionID(), c.t
+			}
 		case RoleDisconnect:
 			t.EventType = "DISCONNECT"
 		default:
 			t.EventType = "MESSAGE"
-			t.MessageID = string(appendChars(nil, r, 15, base64Alpha[:62])) + "="
-		}
-		t.ConnectionID, t.ConnectedAt = a.connID, a.connectedAt
-		if route.Role == RoleDisconnect {
-			a.connID = ""
+			t.MessageID = string(appendChars(make([]byte, 0, 16), r, 15, base64Alpha[:62])) + "="
 		}
 	default:
 		t.Route, t.RouteKey, t.Method = route.Template, route.key, route.Method

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,7 +158,11 @@ func runProbes(t *testing.T, s *server, probes []probe) {
 				t.Fatalf("probe could not run: %v", err)
 			}
 			works := err == nil
-			summary = append(summary, fmt.Sprintf("%-40s works=%-5v %v", p.name, works, err))
+			note := ""
+			if err != nil {
+				note = strings.Join(strings.Fields(err.Error()), " ")
+			}
+			summary = append(summary, fmt.Sprintf("%-42s works=%-5v %s", p.name, works, note))
 			switch {
 			case s.is1816() && works != p.on1816:
 				t.Errorf("on %s works=%v but the compatibility table says %v (err: %v): update the probe and docs/clickhouse-compat.md",
@@ -167,7 +172,7 @@ func runProbes(t *testing.T, s *server, probes []probe) {
 			}
 		})
 	}
-	t.Logf("server %s (revision %d, timezone %v):", s.version, s.version.Revision, s.version.Timezone)
+	t.Logf("server: %s", s.version)
 	for _, line := range summary {
 		t.Log(line)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 )
 
 func queryProbes(evs []fixtureEvent) []probe {
@@ -161,21 +162,40 @@ func inBand(t *testing.T, name string, got float64, vals []uint32, lo, hi float6
 	}
 }
 
-// journeySQL holds hand-made user journeys; each probe states its answers.
-const journeySQL = `CREATE TABLE %s.%s (time DateTime, user String, step String)
-	ENGINE = MergeTree ORDER BY (user, time)`
+// journey is one hand-made step of a user's path; the funnel and retention
+// probes state their answers for these rows.
+type journey struct {
+	at   string
+	user string
+	step string
+}
 
-const journeyRows = `INSERT INTO %s.%s (time, user, step) VALUES
-	('2024-03-01 10:00:00', 'alice', 'signup'), ('2024-03-01 10:05:00', 'alice', 'key'), ('2024-03-01 10:30:00', 'alice', 'call'),
-	('2024-03-01 11:00:00', 'bob', 'signup'), ('2024-03-01 11:10:00', 'bob', 'call'),
-	('2024-03-01 12:00:00', 'carol', 'signup'), ('2024-03-01 12:10:00', 'carol', 'key'), ('2024-03-01 14:00:00', 'carol', 'call'),
-	('2024-03-02 09:00:00', 'alice', 'call'), ('2024-03-08 09:00:00', 'carol', 'call')`
+var journeys = []journey{
+	{"2024-03-01 10:00:00", "alice", "signup"}, {"2024-03-01 10:05:00", "alice", "key"}, {"2024-03-01 10:30:00", "alice", "call"},
+	{"2024-03-01 11:00:00", "bob", "signup"}, {"2024-03-01 11:10:00", "bob", "call"},
+	{"2024-03-01 12:00:00", "carol", "signup"}, {"2024-03-01 12:10:00", "carol", "key"}, {"2024-03-01 14:00:00", "carol", "call"},
+	{"2024-03-02 09:00:00", "alice", "call"}, {"2024-03-08 09:00:00", "carol", "call"},
+}
 
 func loadJourneys(ctx context.Context, s *server, table string) error {
-	if err := s.exec(ctx, fmt.Sprintf(journeySQL, s.db, table)); err != nil {
+	ddl := fmt.Sprintf("CREATE TABLE %s.%s (time DateTime, user String, step String) ENGINE = MergeTree ORDER BY (user, time)", s.db, table)
+	if err := s.exec(ctx, ddl); err != nil {
 		return err
 	}
-	return s.exec(ctx, fmt.Sprintf(journeyRows, s.db, table))
+	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (time, user, step)", s.db, table))
+	if err != nil {
+		return classify(err)
+	}
+	for _, j := range journeys {
+		at, err := time.Parse(time.DateTime, j.at)
+		if err != nil {
+			return err
+		}
+		if err := b.Append(at, j.user, j.step); err != nil {
+			return err
+		}
+	}
+	return classify(b.Send())
 }
 
 // probeFunnel: signup -> key -> call within one hour. alice completes all

@@ -50,10 +50,6 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) (store.AppendResult,
 		}
 		return store.AppendResult{}, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
 	return res, nil
 }
 

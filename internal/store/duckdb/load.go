@@ -82,7 +82,7 @@ func (s *Store) loadOnce(ctx context.Context) (int, error) {
 		return err
 	})
 	if err == nil {
-		err = l.finish(ctx, conn)
+		err = l.finish(ctx, conn, s.profiles)
 	}
 	if err == nil {
 		_, err = conn.ExecContext(ctx, `UPDATE spool_state SET segment = ?, "offset" = ? WHERE id = 1`, next.Segment, next.Offset)
@@ -97,6 +97,7 @@ func (s *Store) loadOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("duckdb store: load: %w", err)
 	}
 	s.loaded = next
+	s.profiles.commit(l)
 	s.metrics.loadSeconds.Observe(time.Since(start).Seconds())
 	s.metrics.loadedEvents.Add(float64(l.nEvents))
 	if err := s.spool.Release(next); err != nil {
@@ -110,7 +111,6 @@ type profileKey struct{ app, id string }
 // profileAgg is what one load learned about a user or company from events.
 type profileAgg struct {
 	first, last time.Time
-	requests    int64
 	company     string // the latest logged companyId, users only
 	companyAt   time.Time
 }
@@ -144,7 +144,10 @@ func (l *loader) event(ev *event.Event) error {
 	if ev.UserID != "" {
 		a := touch(l.users, profileKey{ev.AppID, ev.UserID}, ev.Time)
 		if ev.CompanyID != "" && !ev.Time.Before(a.companyAt) {
-			a.company, a.companyAt = ev.CompanyID, ev.Time
+			if a.company != ev.CompanyID {
+				a.company = strings.Clone(ev.CompanyID)
+			}
+			a.companyAt = ev.Time
 		}
 	}
 	if ev.CompanyID != "" {
@@ -153,11 +156,13 @@ func (l *loader) event(ev *event.Event) error {
 	return nil
 }
 
+// touch records a sighting of a profile. k may alias a spool frame; it is
+// copied only when the profile is new to this load.
 func touch(m map[profileKey]*profileAgg, k profileKey, t time.Time) *profileAgg {
 	a := m[k]
 	if a == nil {
 		a = &profileAgg{first: t, last: t}
-		m[k] = a
+		m[profileKey{strings.Clone(k.app), strings.Clone(k.id)}] = a
 	}
 	if t.Before(a.first) {
 		a.first = t
@@ -165,7 +170,6 @@ func touch(m map[profileKey]*profileAgg, k profileKey, t time.Time) *profileAgg 
 	if t.After(a.last) {
 		a.last = t
 	}
-	a.requests++
 	return a
 }
 
@@ -197,7 +201,7 @@ func (l *loader) company(c *event.CompanyUpdate) error {
 
 // finish writes what the load gathered besides events, in the load's
 // transaction.
-func (l *loader) finish(ctx context.Context, conn *sql.Conn) error {
+func (l *loader) finish(ctx context.Context, conn *sql.Conn, cache *profileCache) error {
 	for _, r := range l.rejects {
 		if _, err := conn.ExecContext(ctx, `INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?)`,
 			r.AppID, r.Received, string(r.Source), validText(r.Reason), opt(r.BatchID), r.Raw); err != nil {
@@ -209,6 +213,8 @@ func (l *loader) finish(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("insert batch: %w", err)
 		}
 	}
+	cache.prune(l.users, true)
+	cache.prune(l.companies, false)
 	if err := upsertProfiles(ctx, conn, "users", "user_id", l.users, true); err != nil {
 		return err
 	}
@@ -221,47 +227,54 @@ func (l *loader) finish(ctx context.Context, conn *sql.Conn) error {
 	return applyCompanyUpdates(ctx, conn, l.compUpd)
 }
 
-// upsertProfiles folds one load's first/last-seen times and request counts
-// into the users or companies table. table and idCol are constants of this
-// package, never input.
+// upsertProfiles folds one load's first/last-seen times into the users or
+// companies table: the rows go through the appender into
+// a temporary table, then one INSERT ... ON CONFLICT merges them, which is
+// far cheaper than binding thousands of parameters. table and idCol are
+// constants of this package, never input.
 func upsertProfiles(ctx context.Context, conn *sql.Conn, table, idCol string, m map[profileKey]*profileAgg, withCompany bool) error {
 	if len(m) == 0 {
 		return nil
 	}
-	const chunk = 500
-	rows := make([]string, 0, chunk)
-	args := make([]any, 0, chunk*6)
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		q := fmt.Sprintf(`INSERT INTO %s (app_id, %s, first_seen, last_seen, requests, company_id) VALUES %s
-			ON CONFLICT (app_id, %s) DO UPDATE SET
-				first_seen = least(%s.first_seen, excluded.first_seen),
-				last_seen = greatest(%s.last_seen, excluded.last_seen),
-				requests = %s.requests + excluded.requests,
-				company_id = coalesce(excluded.company_id, %s.company_id)`,
-			table, idCol, strings.Join(rows, ","), idCol, table, table, table, table)
-		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("upsert %s: %w", table, err)
-		}
-		rows, args = rows[:0], args[:0]
-		return nil
+	stage := table + "_stage"
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s (app_id VARCHAR, id VARCHAR,
+		first_seen TIMESTAMP, last_seen TIMESTAMP, company_id VARCHAR)`, stage)); err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
 	}
-	for k, a := range m {
-		var company any
-		if withCompany && a.company != "" {
-			company = validText(a.company)
+	if _, err := conn.ExecContext(ctx, "DELETE FROM "+stage); err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
+	}
+	err := conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stage)
+		if err != nil {
+			return err
 		}
-		rows = append(rows, "(?, ?, ?, ?, ?, ?)")
-		args = append(args, validText(k.app), validText(k.id), a.first, a.last, a.requests, company)
-		if len(rows) == chunk {
-			if err := flush(); err != nil {
+		for k, a := range m {
+			var company driver.Value
+			if withCompany && a.company != "" {
+				company = validText(a.company)
+			}
+			if err := app.AppendRow(validText(k.app), validText(k.id), a.first, a.last, company); err != nil {
+				app.Close()
 				return err
 			}
 		}
+		return app.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("stage %s: %w", table, err)
 	}
-	return flush()
+	q := fmt.Sprintf(`INSERT INTO %s (app_id, %s, first_seen, last_seen, company_id)
+		SELECT app_id, id, first_seen, last_seen, company_id FROM %s
+		ON CONFLICT (app_id, %s) DO UPDATE SET
+			first_seen = least(%s.first_seen, excluded.first_seen),
+			last_seen = greatest(%s.last_seen, excluded.last_seen),
+			company_id = coalesce(excluded.company_id, %s.company_id)`,
+		table, idCol, stage, idCol, table, table, table)
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
 }
 
 // The appender takes driver values; these turn absent fields into NULL and

@@ -40,6 +40,12 @@ type Config struct {
 	MemoryLimit string
 	// Threads is DuckDB's thread count; 0 keeps its default (all cores).
 	Threads int
+	// CheckpointThreshold is DuckDB's checkpoint_threshold: the WAL size at
+	// which DuckDB compresses recent loads into the database file. Loads
+	// are small (every FlushInterval), and compressing many of them at
+	// once costs a quarter less CPU than DuckDB's 16 MB default
+	// (BenchmarkLoad); the price is a longer WAL replay after a crash.
+	CheckpointThreshold string
 	// FlushInterval is how often the loader moves spooled batches into
 	// DuckDB: the upper bound on how long an acknowledged event takes to
 	// become queryable.
@@ -61,11 +67,12 @@ type Config struct {
 // DefaultConfig returns production settings for a store in dir.
 func DefaultConfig(dir string) Config {
 	return Config{
-		Dir:             dir,
-		FlushInterval:   250 * time.Millisecond,
-		FlushBytes:      64 << 20,
-		MaxBacklogBytes: 2 << 30,
-		Dedup:           dedup.Config{Window: 3 * time.Hour, MaxKeys: 30_000_000},
+		Dir:                 dir,
+		FlushInterval:       500 * time.Millisecond,
+		FlushBytes:          64 << 20,
+		CheckpointThreshold: "256MB",
+		MaxBacklogBytes:     2 << 30,
+		Dedup:               dedup.Config{Window: 3 * time.Hour, MaxKeys: 30_000_000},
 	}
 }
 
@@ -98,12 +105,12 @@ type Store struct {
 	// only Encoders (which that goroutine runs) touch it.
 	seen *dedup.Set
 
-	loadMu  sync.Mutex // one load at a time
-	loaded  spool.Pos  // guarded by loadMu
-	loadErr error      // last load failure; guarded by loadMu
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	loadMu   sync.Mutex    // one load at a time
+	loaded   spool.Pos     // guarded by loadMu
+	profiles *profileCache // guarded by loadMu
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,7 +132,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, db: db, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger, db: db, stop: make(chan struct{}), done: make(chan struct{}),
+		profiles: newProfileCache(1_000_000)}
 	s.metrics = newMetrics(cfg.Registerer, s)
 	ok := false
 	defer func() {
@@ -167,6 +175,9 @@ func openDB(ctx context.Context, cfg Config) (*sql.DB, error) {
 	settings := []string{}
 	if cfg.MemoryLimit != "" {
 		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", sqlString(cfg.MemoryLimit)))
+	}
+	if cfg.CheckpointThreshold != "" {
+		settings = append(settings, fmt.Sprintf("SET checkpoint_threshold = '%s'", sqlString(cfg.CheckpointThreshold)))
 	}
 	if cfg.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", cfg.Threads))

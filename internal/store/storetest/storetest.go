@@ -139,8 +139,20 @@ func testAppendAndRead(t *testing.T, s store.Store) {
 	if n := count(t, s, "SELECT count(*) FROM users WHERE app_id = ?", "app1"); n != 4 {
 		t.Fatalf("users = %d, want 4", n)
 	}
-	if n := count(t, s, "SELECT sum(requests) FROM users WHERE app_id = ?", "app1"); n != 100 {
-		t.Fatalf("user request counts sum to %d, want 100", n)
+	// Events i, i+4, i+8... belong to user-i, one second apart: user-0 is
+	// first seen with event 0 and last seen with event 96.
+	rows2, err := s.Query(ctx, "SELECT first_seen, last_seen FROM users WHERE app_id = ? AND user_id = ?", "app1", "user-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows2.Close()
+	rows2.Next()
+	var first, last time.Time
+	if err := rows2.Scan(&first, &last); err != nil {
+		t.Fatal(err)
+	}
+	if !first.Equal(at) || !last.Equal(at.Add(96*time.Second)) {
+		t.Fatalf("user-0 seen %v..%v, want %v..%v", first, last, at, at.Add(96*time.Second))
 	}
 }
 
