@@ -30,10 +30,10 @@ func aws(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	fields, err := accesslog.Recommended(accesslog.API(*api))
+	format, err := accesslog.FormatFor(*api)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, accesslog.Render(fields))
+	fmt.Fprintln(stdout, format)
 	return nil
 }
