@@ -19,6 +19,8 @@ func serveFlags(fs *flag.FlagSet, cfg *service.Config, logLevel, logFormat *stri
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: the DuckDB file, spool and admin token")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "store: duckdb or clickhouse")
 	fs.StringVar(&cfg.ClickHouseURL, "clickhouse-url", "", "ClickHouse DSN, clickhouse://host:9000/database")
+	fs.StringVar(&cfg.ClickHouse.Cluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers) to create tables on: local tables on every shard, Distributed tables over them")
+	fs.IntVar(&cfg.ClickHouse.RetentionDays, "clickhouse-retention-days", 0, "drop ClickHouse events, rejected records and delivery records older than this many days (0: keep all)")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: generated on first start, saved in the data directory)")
 	fs.StringVar(&cfg.Server.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	fs.StringVar(&cfg.Server.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -35,6 +37,10 @@ func serveFlags(fs *flag.FlagSet, cfg *service.Config, logLevel, logFormat *stri
 	fs.Int64Var(&cfg.DuckDB.MaxBacklogBytes, "max-backlog-bytes", cfg.DuckDB.MaxBacklogBytes, "acknowledged bytes waiting to be loaded before new batches get 503")
 	fs.DurationVar(&cfg.DuckDB.Dedup.Window, "dedup-window", cfg.DuckDB.Dedup.Window, "how long a delivered request id is remembered to drop retries")
 	fs.IntVar(&cfg.DuckDB.Dedup.MaxKeys, "dedup-max-keys", cfg.DuckDB.Dedup.MaxKeys, "most request ids remembered (about 16 bytes each)")
+	fs.BoolVar(&cfg.Moesif.KeepBodies, "moesif-keep-bodies", cfg.Moesif.KeepBodies, "keep request and response bodies sent by Moesif SDKs, in event metadata")
+	fs.IntVar(&cfg.Moesif.BodyCapBytes, "moesif-body-cap", cfg.Moesif.BodyCapBytes, "bytes of each body kept with --moesif-keep-bodies; longer ones are cut")
+	fs.Int64Var(&cfg.Moesif.MaxBodyBytes, "moesif-max-body-bytes", cfg.Moesif.MaxBodyBytes, "largest Moesif API request body accepted, as sent")
+	fs.Int64Var(&cfg.Moesif.MaxDecodedBytes, "moesif-max-decoded-bytes", cfg.Moesif.MaxDecodedBytes, "largest Moesif API request body accepted after gunzip")
 	fs.DurationVar(&cfg.API.QueryTimeout, "query-timeout", cfg.API.QueryTimeout, "longest a query may run")
 }
 

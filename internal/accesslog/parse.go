@@ -104,7 +104,7 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 		ev.Time = time.UnixMilli(ms).UTC()
 	case f.clf != "":
 		t, err := time.Parse(requestTimeLayout, f.clf)
-		if err != nil {
+		if err != nil || t.UnixMilli() > maxEpochMs {
 			return invalid("bad_time", "requestTime %q is not dd/Mon/yyyy:HH:mm:ss +zzzz", f.clf)
 		}
 		ev.Time = t.UTC()

@@ -330,6 +330,8 @@ func TestParseRejects(t *testing.T) {
 		{"negative requestTimeEpoch", `{"requestId":"abc","requestTimeEpoch":"-5"}`, "bad_time", false},
 		{"fractional requestTimeEpoch", `{"requestId":"abc","requestTimeEpoch":"1772270130000.5"}`, "bad_time", false},
 		{"requestTimeEpoch past year 9999", `{"requestId":"abc","requestTimeEpoch":"9999999999999999"}`, "bad_time", false},
+		{"requestTime past year 9999", `{"requestId":"abc","requestTime":"31/Dec/9999:23:59:59 -1000"}`, "bad_time", false},
+		{"fallback past year 9999", `{"requestId":"abc"}`, "missing_time", true},
 	}
 	var p Parser
 	for _, tt := range tests {
@@ -337,6 +339,9 @@ func TestParseRejects(t *testing.T) {
 			ctx := parseCtx
 			if tt.fallback {
 				ctx.Fallback = at1
+				if strings.HasPrefix(tt.name, "fallback past") {
+					ctx.Fallback = time.UnixMilli(maxEpochMs + 1)
+				}
 			}
 			var ev event.Event
 			err := p.Parse([]byte(tt.line), &ctx, &ev)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/apps"
@@ -48,6 +47,10 @@ type API struct {
 	apps  *apps.Registry
 	admin auth.AdminToken
 	log   *slog.Logger
+	// sessions are the dashboard's logins (session.go).
+	sessions *sessions
+	// engine answers the analytics queries (queries.go).
+	engine *query.Engine
 }
 
 // New returns the API.
@@ -55,7 +58,11 @@ func New(cfg Config, st store.Store, reg *apps.Registry, admin auth.AdminToken, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, store: st, apps: reg, admin: admin, log: log}, nil
+	engine, err := query.NewEngine(st)
+	if err != nil {
+		return nil, err
+	}
+	return &API{cfg: cfg, store: st, apps: reg, admin: admin, log: log, sessions: newSessions(sessionTTL, maxSessions), engine: engine}, nil
 }
 
 // Register adds the API's routes to mux.
@@ -64,14 +71,24 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/apps", a.admin1(a.listApps))
 	mux.Handle("GET /api/v1/apps/{app_id}", a.admin1(a.getApp))
 	mux.Handle("GET /api/v1/events", a.admin1(a.listEvents))
+	a.registerQueries(mux) // the analytics routes (queries.go)
+	// The dashboard's login and set-up page (session.go, setup.go).
+	mux.HandleFunc("POST /api/v1/session", a.login)
+	mux.Handle("GET /api/v1/session", a.admin1(a.session))
+	mux.Handle("DELETE /api/v1/session", a.admin1(a.logout))
+	mux.Handle("GET /api/v1/log-formats", a.admin1(a.logFormats))
+	mux.Handle("GET /api/v1/apps/{app_id}/status", a.admin1(a.appStatus))
 }
 
-// admin1 wraps a handler with the admin-token check and the query timeout.
+// admin1 wraps a handler with the admin check (the Bearer token or a
+// dashboard session, session.go) and the query timeout.
 func (a *API) admin1(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.admin.Check(auth.Bearer(r.Header.Get("Authorization"))) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatescope"`)
-			writeError(w, http.StatusUnauthorized, "missing or wrong admin token")
+		if ok, status, msg := a.authenticate(r); !ok {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatescope"`)
+			}
+			writeError(w, status, msg)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
@@ -151,46 +168,4 @@ func (a *API) getApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, app)
 	return nil
-}
-
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := query.EventFilter{AppID: q.Get("app_id"), UserID: q.Get("user_id"), CompanyID: q.Get("company_id"),
-		Route: q.Get("route"), Status: q.Get("status")}
-	if f.AppID == "" {
-		return fmt.Errorf("%w: app_id is required", errBadRequest)
-	}
-	if _, err := a.apps.Get(r.Context(), f.AppID); err != nil {
-		return err
-	}
-	var err error
-	if f.From, err = parseTime("from", q.Get("from")); err != nil {
-		return err
-	}
-	if f.To, err = parseTime("to", q.Get("to")); err != nil {
-		return err
-	}
-	p := query.Page{Cursor: q.Get("cursor")}
-	if s := q.Get("limit"); s != "" {
-		if p.Limit, err = strconv.Atoi(s); err != nil || p.Limit < 1 {
-			return fmt.Errorf("%w: limit %q is not a positive number", errBadRequest, s)
-		}
-	}
-	events, next, err := query.ListEvents(r.Context(), a.store, f, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": events, "next_cursor": next})
-	return nil
-}
-
-func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time", errBadRequest, name, s)
-	}
-	return t, nil
 }

@@ -24,9 +24,11 @@ func DigestOf(secret string) Digest { return sha256.Sum256([]byte(secret)) }
 // Equal compares two digests in constant time.
 func (d Digest) Equal(o Digest) bool { return subtle.ConstantTimeCompare(d[:], o[:]) == 1 }
 
-// NewSecret returns prefix followed by 256 random bits, URL-safe.
+// NewSecret returns prefix followed by 384 random bits, URL-safe: 64
+// characters, because Moesif's Node middleware refuses application ids
+// shorter than 50.
 func NewSecret(prefix string) (string, error) {
-	b := make([]byte, 32)
+	b := make([]byte, 48)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("random secret: %w", err)
 	}

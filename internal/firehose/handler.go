@@ -201,24 +201,29 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 	default:
 		return 0, http.StatusBadRequest, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", enc)
 	}
+	limit := h.cfg.MaxDecodedBytes
 	var reserved int64
 	const step = 1 << 20
 	for {
-		if int64(buf.Len())+step > reserved {
-			if !h.budget.reserve(step) {
+		// Read at most one byte past the limit, enough to tell a body over
+		// it, and reserve no more than the limit: an in-flight budget of
+		// MaxDecodedBytes (or under a step) must still take a full body.
+		chunk := min(step, limit+1-int64(buf.Len()))
+		if need := min(int64(buf.Len())+chunk, limit) - reserved; need > 0 {
+			if !h.budget.reserve(need) {
 				return reserved, http.StatusServiceUnavailable, errors.New("collector is at its memory limit; retry")
 			}
-			reserved += step
+			reserved += need
 		}
-		buf.Grow(step)
-		n, err := buf.ReadFrom(io.LimitReader(body, step))
-		if int64(buf.Len()) > h.cfg.MaxDecodedBytes {
-			return reserved, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over %d bytes decoded", h.cfg.MaxDecodedBytes)
+		buf.Grow(int(chunk))
+		n, err := buf.ReadFrom(io.LimitReader(body, chunk))
+		if int64(buf.Len()) > limit {
+			return reserved, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over %d bytes decoded", limit)
 		}
 		if err != nil {
 			return reserved, readStatus(err), fmt.Errorf("reading body: %v", err)
 		}
-		if n < step {
+		if n < chunk {
 			return reserved, 0, nil
 		}
 	}

@@ -5,7 +5,6 @@
 package query
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatescope/gatescope/internal/store"
 )
 
 // ErrBadQuery wraps every problem with a query's parameters: a 400.
@@ -52,6 +49,7 @@ type Event struct {
 	UserARN              *string         `json:"user_arn"`
 	ErrorMessage         *string         `json:"error_message"`
 	ErrorType            *string         `json:"error_type"`
+	RejectedAtGateway    bool            `json:"rejected_at_gateway"`
 	Source               string          `json:"source"`
 	Metadata             json.RawMessage `json:"metadata"`
 }
@@ -65,13 +63,25 @@ const eventColumns = `e.app_id, e.request_id, e.time, e.api_id, e.stage, e.metho
 	coalesce(e.company_id, u.company_id), e.api_key_id, e.principal_id, e.cognito_identity_id, e.caller,
 	e.user_arn, e.error_message, e.error_type, e.source, e.metadata`
 
+// eventSelect is the SELECT list of an event, rejected_at_gateway
+// included.
+func eventSelect(d Dialect) sqlExpr {
+	rj, args := rejectedExpr(d, "e.")
+	return sqlExpr{eventColumns + ", " + rj, args}
+}
+
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
+	return scanEventPlus(sc)
+}
+
+// scanEventPlus scans an event and then extra columns into extra.
+func scanEventPlus(sc interface{ Scan(...any) error }, extra ...any) (Event, error) {
 	var e Event
 	var meta *string
-	err := sc.Scan(&e.AppID, &e.RequestID, &e.Time, &e.APIID, &e.Stage, &e.Method, &e.Path, &e.Route, &e.Host,
+	err := sc.Scan(append([]any{&e.AppID, &e.RequestID, &e.Time, &e.APIID, &e.Stage, &e.Method, &e.Path, &e.Route, &e.Host,
 		&e.Protocol, &e.Status, &e.ResponseBytes, &e.LatencyMs, &e.IntegrationLatencyMs, &e.IP, &e.UserAgent,
 		&e.UserID, &e.CompanyID, &e.APIKeyID, &e.PrincipalID, &e.CognitoIdentityID, &e.Caller, &e.UserARN,
-		&e.ErrorMessage, &e.ErrorType, &e.Source, &meta)
+		&e.ErrorMessage, &e.ErrorType, &e.Source, &meta, &e.RejectedAtGateway}, extra...)...)
 	if err != nil {
 		return e, err
 	}
@@ -83,15 +93,18 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	return e, nil
 }
 
-// EventFilter selects events of one app.
-type EventFilter struct {
-	AppID     string
-	From, To  time.Time // [From, To); zero means unbounded
-	UserID    string
-	CompanyID string
-	Route     string
-	// Status is an exact code ("404") or a class ("4xx").
-	Status string
+// statusRange reads "404" or "4xx" as an inclusive range of codes.
+func statusRange(s string) (int, int, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
+		lo := int(s[0]-'0') * 100
+		return lo, lo + 99, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 100 || n > 599 {
+		return 0, 0, badQuery("status %q is not a code (404) or a class (4xx)", s)
+	}
+	return n, n, nil
 }
 
 // Page is a cursor page of a newest-first listing.
@@ -120,97 +133,4 @@ func decodeCursor(s string) (cursor, error) {
 		return c, badQuery("cursor %q is not one this API returned", s)
 	}
 	return c, nil
-}
-
-// ListEvents returns a page of events, newest first, and the cursor of the
-// next page ("" when there is none).
-func ListEvents(ctx context.Context, st store.Store, f EventFilter, p Page) ([]Event, string, error) {
-	if f.AppID == "" {
-		return nil, "", badQuery("app_id is required")
-	}
-	if p.Limit <= 0 {
-		p.Limit = 100
-	}
-	if p.Limit > MaxLimit {
-		return nil, "", badQuery("limit %d is over %d", p.Limit, MaxLimit)
-	}
-	var where []string
-	args := []any{}
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
-	add("e.app_id = ?", f.AppID)
-	if !f.From.IsZero() {
-		add("e.time >= ?", f.From.UTC())
-	}
-	if !f.To.IsZero() {
-		add("e.time < ?", f.To.UTC())
-	}
-	if f.UserID != "" {
-		add("e.user_id = ?", f.UserID)
-	}
-	if f.CompanyID != "" {
-		add("coalesce(e.company_id, u.company_id) = ?", f.CompanyID)
-	}
-	if f.Route != "" {
-		add("e.route = ?", f.Route)
-	}
-	if f.Status != "" {
-		lo, hi, err := statusRange(f.Status)
-		if err != nil {
-			return nil, "", err
-		}
-		add("e.status >= ? AND e.status <= ?", lo, hi)
-	}
-	if p.Cursor != "" {
-		c, err := decodeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		t := time.UnixMicro(c.T).UTC()
-		add("(e.time < ? OR (e.time = ? AND e.request_id < ?))", t, t, c.ID)
-	}
-	q := `SELECT ` + eventColumns + `
-		FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id
-		WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY e.time DESC, e.request_id DESC
-		LIMIT ` + strconv.Itoa(p.Limit+1)
-	rows, err := st.Query(ctx, q, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	events := make([]Event, 0, p.Limit)
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list events: %w", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list events: %w", err)
-	}
-	next := ""
-	if len(events) > p.Limit {
-		events = events[:p.Limit]
-		last := events[len(events)-1]
-		next = cursor{T: last.Time.UnixMicro(), ID: last.RequestID}.encode()
-	}
-	return events, next, nil
-}
-
-// statusRange reads "404" or "4xx" as an inclusive range of codes.
-func statusRange(s string) (int, int, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
-		lo := int(s[0]-'0') * 100
-		return lo, lo + 99, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 100 || n > 599 {
-		return 0, 0, badQuery("status %q is not a code (404) or a class (4xx)", s)
-	}
-	return n, n, nil
 }

@@ -19,6 +19,7 @@ var ErrRecordTooLarge = errors.New("firehoseclient: record larger than 1,000 KiB
 // each, whatever the number of attempts.
 type Stats struct {
 	Records          int64 // accepted by Put
+	Events           int64 // log events in those records (see PutEvents)
 	Batches          int64 // handed to delivery
 	Attempts         int64 // HTTP requests made
 	Retries          int64 // attempts after a batch's first
@@ -31,10 +32,13 @@ type Stats struct {
 	BackedUpBatches int64
 	BackedUpRecords int64
 	BackupErrors    int64
+	// Events counted per outcome.
+	DeliveredEvents, FailedEvents, BackedUpEvents int64
 }
 
 type counters struct {
-	records, batches, attempts, retries         atomic.Int64
+	records, events, batches, attempts, retries atomic.Int64
+	deliveredEvents, failedEvents, backedUpEvts atomic.Int64
 	deliveredBatches, deliveredRecords          atomic.Int64
 	failedBatches, failedRecords                atomic.Int64
 	backedUpBatches, backedUpRecords, backupErr atomic.Int64
@@ -45,6 +49,7 @@ type batch struct {
 	records [][]byte
 	arrival []int64 // when each record was Put, ms
 	size    int
+	events  int
 }
 
 // Client delivers records. Put, Flush and Stats may be called from several
@@ -100,11 +105,18 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Put adds one record. The client keeps data; the caller may reuse it. Put
-// blocks while every delivery slot is busy, which is how a backfill goes as
-// fast as the endpoint takes it. If ctx ends while Put waits, the batch
-// stays with the client for Close and Put returns ctx's error.
+// Put adds one record that carries one log event; see PutEvents.
 func (c *Client) Put(ctx context.Context, data []byte) error {
+	return c.PutEvents(ctx, data, 1)
+}
+
+// PutEvents adds one record carrying the given number of log events (a
+// CloudWatch Logs record carries many, a control message none); events
+// only feed Stats. The client copies data. PutEvents blocks while every
+// delivery slot is busy, which is how a backfill goes as fast as the
+// endpoint takes it. If ctx ends while it waits, the batch stays with the
+// client for Close and the error is ctx's.
+func (c *Client) PutEvents(ctx context.Context, data []byte, events int) error {
 	if len(data) > MaxRecordSize {
 		return ErrRecordTooLarge
 	}
@@ -131,7 +143,9 @@ func (c *Client) Put(ctx context.Context, data []byte) error {
 	c.buf.records = append(c.buf.records, append([]byte(nil), data...))
 	c.buf.arrival = append(c.buf.arrival, now)
 	c.buf.size += len(data)
+	c.buf.events += events
 	c.n.records.Add(1)
+	c.n.events.Add(int64(events))
 	if c.buf.size >= c.cfg.BufferSize {
 		sealed[n] = c.sealLocked()
 		n++
@@ -219,12 +233,13 @@ func (c *Client) Close(ctx context.Context) error {
 // Stats returns the counts so far.
 func (c *Client) Stats() Stats {
 	return Stats{
-		Records: c.n.records.Load(), Batches: c.n.batches.Load(),
+		Records: c.n.records.Load(), Events: c.n.events.Load(), Batches: c.n.batches.Load(),
 		Attempts: c.n.attempts.Load(), Retries: c.n.retries.Load(),
 		DeliveredBatches: c.n.deliveredBatches.Load(), DeliveredRecords: c.n.deliveredRecords.Load(),
 		FailedBatches: c.n.failedBatches.Load(), FailedRecords: c.n.failedRecords.Load(),
 		BackedUpBatches: c.n.backedUpBatches.Load(), BackedUpRecords: c.n.backedUpRecords.Load(),
-		BackupErrors: c.n.backupErr.Load(),
+		BackupErrors:    c.n.backupErr.Load(),
+		DeliveredEvents: c.n.deliveredEvents.Load(), FailedEvents: c.n.failedEvents.Load(), BackedUpEvents: c.n.backedUpEvts.Load(),
 	}
 }
 

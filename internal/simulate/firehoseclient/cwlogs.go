@@ -96,14 +96,16 @@ func NewLogsBatcher(cfg LogsConfig) (*LogsBatcher, error) {
 	return b, nil
 }
 
-// Add appends one log event. When the record is full it returns the
-// finished record (and starts the next with this event); otherwise nil.
-func (b *LogsBatcher) Add(ts time.Time, message []byte) ([]byte, error) {
+// Add appends one log event. When the current record is full it returns
+// that record and its number of events, and starts the next with this
+// event; otherwise it returns nil and 0.
+func (b *LogsBatcher) Add(ts time.Time, message []byte) ([]byte, int, error) {
 	var full []byte
+	n := 0
 	if b.n > 0 && (b.n >= b.cfg.MaxEvents || b.msgSize+len(message) > b.cfg.MaxBytes) {
 		var err error
-		if full, err = b.Flush(); err != nil {
-			return nil, err
+		if full, n, err = b.Flush(); err != nil {
+			return nil, 0, err
 		}
 	}
 	if b.n > 0 {
@@ -124,29 +126,31 @@ func (b *LogsBatcher) Add(ts time.Time, message []byte) ([]byte, error) {
 	b.events = append(b.events, '}')
 	b.n++
 	b.msgSize += len(message)
-	return full, nil
+	return full, n, nil
 }
 
 // Pending is the number of events waiting in the current record.
 func (b *LogsBatcher) Pending() int { return b.n }
 
-// Flush returns the current record, or nil when it is empty.
-func (b *LogsBatcher) Flush() ([]byte, error) {
+// Flush returns the current record and its number of events, or nil and 0
+// when it is empty.
+func (b *LogsBatcher) Flush() ([]byte, int, error) {
 	if b.n == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	b.out.Reset()
 	b.zw.Reset(&b.out)
 	for _, part := range [][]byte{b.prefix, b.events, []byte("]}")} {
 		if _, err := b.zw.Write(part); err != nil {
-			return nil, fmt.Errorf("firehoseclient: gzip: %w", err)
+			return nil, 0, fmt.Errorf("firehoseclient: gzip: %w", err)
 		}
 	}
 	if err := b.zw.Close(); err != nil {
-		return nil, fmt.Errorf("firehoseclient: gzip: %w", err)
+		return nil, 0, fmt.Errorf("firehoseclient: gzip: %w", err)
 	}
+	n := b.n
 	b.events, b.n, b.msgSize = b.events[:0], 0, 0
-	return bytes.Clone(b.out.Bytes()), nil
+	return bytes.Clone(b.out.Bytes()), n, nil
 }
 
 // ControlRecord is the gzip'd CONTROL_MESSAGE CloudWatch Logs sends when a

@@ -124,6 +124,7 @@ func (c *Client) deliver(b *batch) {
 		if derr == nil {
 			c.n.deliveredBatches.Add(1)
 			c.n.deliveredRecords.Add(int64(len(b.records)))
+			c.n.deliveredEvents.Add(int64(b.events))
 			return
 		}
 		c.cfg.Logger.Warn("firehose delivery attempt failed", "request_id", id, "attempt", attempts, "error", derr.Error())
@@ -224,6 +225,7 @@ func truncate(b []byte, n int) string {
 func (c *Client) giveUp(b *batch, attempts int, why *deliveryError) {
 	c.n.failedBatches.Add(1)
 	c.n.failedRecords.Add(int64(len(b.records)))
+	c.n.failedEvents.Add(int64(b.events))
 	path, err := c.backup(b, attempts, why)
 	if err != nil {
 		c.n.backupErr.Add(1)
@@ -232,5 +234,6 @@ func (c *Client) giveUp(b *batch, attempts int, why *deliveryError) {
 	}
 	c.n.backedUpBatches.Add(1)
 	c.n.backedUpRecords.Add(int64(len(b.records)))
+	c.n.backedUpEvts.Add(int64(b.events))
 	c.cfg.Logger.Warn("firehose batch backed up", "records", len(b.records), "path", path, "error", why.Error())
 }

@@ -125,9 +125,11 @@ type Config struct {
 	// Routes replaces DefaultRoutes(API) when not nil.
 	Routes []Route
 
-	// AccountID, Region, APIID, Stage and Host describe the API; empty
-	// values get defaults derived from Seed.
-	AccountID, Region, APIID, Stage, Host string
+	// AccountID (in IAM ARNs), APIID, Stage and Host describe the API;
+	// empty values get defaults (APIID derived from Seed). A Host on the
+	// execute-api domain puts the stage in front of REST paths, as
+	// $context.path does there.
+	AccountID, APIID, Stage, Host string
 }
 
 // Validate reports the first problem with the configuration.

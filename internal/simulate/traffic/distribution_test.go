@@ -381,7 +381,10 @@ func TestRateSetsTheVolumeAtStart(t *testing.T) {
 	for _, rate := range []float64{20, 200} {
 		cfg := traffic.Config{Seed: 4, Users: 300, Companies: 10, API: accesslog.REST,
 			Start: start, End: start.Add(10 * time.Minute), Rate: rate, NewUserShare: traffic.None}
-		_, evs := collect(t, cfg)
+		m, evs := collect(t, cfg)
+		if got := m.ExpectedRate(start); math.Abs(got-rate) > 1e-9*rate {
+			t.Errorf("ExpectedRate(Start) = %g, want %g", got, rate)
+		}
 		want := rate * 600
 		tol := zBound * math.Sqrt(dispersion*want)
 		if math.Abs(float64(len(evs))-want) > tol {

@@ -23,7 +23,7 @@ const (
 
 // requireEnv returns the value of name. A missing server must not pass
 // silently in CI, so there it fails; elsewhere the test is skipped.
-func requireEnv(t *testing.T, name string) string {
+func requireEnv(t testing.TB, name string) string {
 	t.Helper()
 	if v := os.Getenv(name); v != "" {
 		return v

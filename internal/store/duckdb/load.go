@@ -16,8 +16,7 @@ import (
 	"github.com/gatescope/gatescope/internal/spool"
 )
 
-// loadLoop moves spooled frames into DuckDB every FlushInterval, or sooner
-// when a batch arrives after a quiet spell.
+// loadLoop moves spooled frames into DuckDB every FlushInterval.
 func (s *Store) loadLoop() {
 	defer close(s.done)
 	tick := time.NewTicker(s.cfg.FlushInterval)
@@ -108,11 +107,12 @@ func (s *Store) loadOnce(ctx context.Context) (int, error) {
 
 type profileKey struct{ app, id string }
 
-// profileAgg is what one load learned about a user or company from events.
+// profileAgg is what one load learned about a user or company from events:
+// when it was first and last seen. A logged companyId is the event's own;
+// it does not link the user (PRODUCT.md section 6: only the users API
+// links users to companies).
 type profileAgg struct {
 	first, last time.Time
-	company     string // the latest logged companyId, users only
-	companyAt   time.Time
 }
 
 // loader receives a load's decoded records: events stream into the
@@ -126,6 +126,7 @@ type loader struct {
 	batches   []batchMarker
 	userUpd   []event.UserUpdate
 	compUpd   []event.CompanyUpdate
+	roll      rollups // rollups: rollup.go (issue 4)
 }
 
 func (l *loader) event(ev *event.Event) error {
@@ -141,14 +142,9 @@ func (l *loader) event(ev *event.Event) error {
 	if err != nil {
 		return fmt.Errorf("append event %q: %w", ev.RequestID, err)
 	}
+	l.roll.add(ev) // rollups: rollup.go (issue 4)
 	if ev.UserID != "" {
-		a := touch(l.users, profileKey{ev.AppID, ev.UserID}, ev.Time)
-		if ev.CompanyID != "" && !ev.Time.Before(a.companyAt) {
-			if a.company != ev.CompanyID {
-				a.company = strings.Clone(ev.CompanyID)
-			}
-			a.companyAt = ev.Time
-		}
+		touch(l.users, profileKey{ev.AppID, ev.UserID}, ev.Time)
 	}
 	if ev.CompanyID != "" {
 		touch(l.companies, profileKey{ev.AppID, ev.CompanyID}, ev.Time)
@@ -202,6 +198,9 @@ func (l *loader) company(c *event.CompanyUpdate) error {
 // finish writes what the load gathered besides events, in the load's
 // transaction.
 func (l *loader) finish(ctx context.Context, conn *sql.Conn, cache *profileCache) error {
+	if err := l.roll.flush(ctx, conn); err != nil { // rollups: rollup.go (issue 4)
+		return err
+	}
 	for _, r := range l.rejects {
 		if _, err := conn.ExecContext(ctx, `INSERT INTO rejected VALUES (?, ?, ?, ?, ?, ?)`,
 			r.AppID, r.Received, string(r.Source), validText(r.Reason), opt(r.BatchID), r.Raw); err != nil {
@@ -215,10 +214,11 @@ func (l *loader) finish(ctx context.Context, conn *sql.Conn, cache *profileCache
 	}
 	cache.prune(l.users, true)
 	cache.prune(l.companies, false)
-	if err := upsertProfiles(ctx, conn, "users", "user_id", l.users, true); err != nil {
+
+	if err := upsertProfiles(ctx, conn, "users", "user_id", l.users); err != nil {
 		return err
 	}
-	if err := upsertProfiles(ctx, conn, "companies", "company_id", l.companies, false); err != nil {
+	if err := upsertProfiles(ctx, conn, "companies", "company_id", l.companies); err != nil {
 		return err
 	}
 	if err := applyUserUpdates(ctx, conn, l.userUpd); err != nil {
@@ -232,13 +232,13 @@ func (l *loader) finish(ctx context.Context, conn *sql.Conn, cache *profileCache
 // a temporary table, then one INSERT ... ON CONFLICT merges them, which is
 // far cheaper than binding thousands of parameters. table and idCol are
 // constants of this package, never input.
-func upsertProfiles(ctx context.Context, conn *sql.Conn, table, idCol string, m map[profileKey]*profileAgg, withCompany bool) error {
+func upsertProfiles(ctx context.Context, conn *sql.Conn, table, idCol string, m map[profileKey]*profileAgg) error {
 	if len(m) == 0 {
 		return nil
 	}
 	stage := table + "_stage"
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s (app_id VARCHAR, id VARCHAR,
-		first_seen TIMESTAMP, last_seen TIMESTAMP, company_id VARCHAR)`, stage)); err != nil {
+		first_seen TIMESTAMP, last_seen TIMESTAMP)`, stage)); err != nil {
 		return fmt.Errorf("stage %s: %w", table, err)
 	}
 	if _, err := conn.ExecContext(ctx, "DELETE FROM "+stage); err != nil {
@@ -250,11 +250,7 @@ func upsertProfiles(ctx context.Context, conn *sql.Conn, table, idCol string, m 
 			return err
 		}
 		for k, a := range m {
-			var company driver.Value
-			if withCompany && a.company != "" {
-				company = validText(a.company)
-			}
-			if err := app.AppendRow(validText(k.app), validText(k.id), a.first, a.last, company); err != nil {
+			if err := app.AppendRow(validText(k.app), validText(k.id), a.first, a.last); err != nil {
 				app.Close()
 				return err
 			}
@@ -264,13 +260,12 @@ func upsertProfiles(ctx context.Context, conn *sql.Conn, table, idCol string, m 
 	if err != nil {
 		return fmt.Errorf("stage %s: %w", table, err)
 	}
-	q := fmt.Sprintf(`INSERT INTO %s (app_id, %s, first_seen, last_seen, company_id)
-		SELECT app_id, id, first_seen, last_seen, company_id FROM %s
+	q := fmt.Sprintf(`INSERT INTO %s (app_id, %s, first_seen, last_seen)
+		SELECT app_id, id, first_seen, last_seen FROM %s
 		ON CONFLICT (app_id, %s) DO UPDATE SET
 			first_seen = least(%s.first_seen, excluded.first_seen),
-			last_seen = greatest(%s.last_seen, excluded.last_seen),
-			company_id = coalesce(excluded.company_id, %s.company_id)`,
-		table, idCol, stage, idCol, table, table, table)
+			last_seen = greatest(%s.last_seen, excluded.last_seen)`,
+		table, idCol, stage, idCol, table, table)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("upsert %s: %w", table, err)
 	}

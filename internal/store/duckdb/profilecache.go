@@ -24,10 +24,7 @@ type cacheKey struct {
 	profileKey
 }
 
-type cached struct {
-	first, last time.Time
-	company     string
-}
+type cached struct{ first, last time.Time }
 
 func newProfileCache(max int) *profileCache {
 	return &profileCache{max: max, entries: map[cacheKey]cached{}}
@@ -37,7 +34,7 @@ func newProfileCache(max int) *profileCache {
 func (c *profileCache) prune(m map[profileKey]*profileAgg, user bool) {
 	for k, a := range m {
 		e, ok := c.entries[cacheKey{user, k}]
-		if ok && !a.first.Before(e.first) && a.last.Sub(e.last) < lastSeenGrain && (a.company == "" || a.company == e.company) {
+		if ok && !a.first.Before(e.first) && a.last.Sub(e.last) < lastSeenGrain {
 			delete(m, k)
 		}
 	}
@@ -64,9 +61,6 @@ func (c *profileCache) record(m map[profileKey]*profileAgg, user bool) {
 		}
 		if a.last.After(e.last) {
 			e.last = a.last
-		}
-		if a.company != "" {
-			e.company = a.company
 		}
 		c.entries[ck] = e
 	}

@@ -2,8 +2,9 @@ package duckdb
 
 // schema creates every table on first start; statements are idempotent so
 // that a restart runs them again harmlessly. Later versions add columns with
-// ALTER TABLE ... ADD COLUMN IF NOT EXISTS, never by editing these.
-var schema = []string{
+// ALTER TABLE ... ADD COLUMN IF NOT EXISTS, never by editing these. The
+// rollup tables follow (rollup_schema.go).
+var schema = append([]string{
 	`CREATE TABLE IF NOT EXISTS apps (
 		app_id VARCHAR PRIMARY KEY,
 		name VARCHAR NOT NULL,
@@ -89,4 +90,4 @@ var schema = []string{
 		"offset" BIGINT NOT NULL
 	)`,
 	`INSERT INTO spool_state VALUES (1, 1, 0) ON CONFLICT DO NOTHING`,
-}
+}, rollupSchema...)

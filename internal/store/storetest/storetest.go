@@ -23,6 +23,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Dedup", func(t *testing.T) { testDedup(t, open(t)) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open(t)) })
 	t.Run("Profiles", func(t *testing.T) { testProfiles(t, open(t)) })
+	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("UserCompany", func(t *testing.T) { testUserCompany(t, open(t)) })
 }
 
 // Flush waits until everything appended to s is queryable.
@@ -244,5 +246,156 @@ func testProfiles(t *testing.T, s store.Store) {
 	}
 	if meta != `{"email":"b@x.io","plan":"pro"}` {
 		t.Fatalf("merged metadata = %s", meta)
+	}
+}
+
+// testRoundTrip reads every field of two events back: one with every
+// optional field set, one with none (all NULL). Event times keep their
+// milliseconds; each dialect names its epoch-milliseconds expression.
+func testRoundTrip(t *testing.T, s store.Store) {
+	defer closeStore(t, s)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	full := Event("app1", 1, at.Add(123*time.Millisecond))
+	full.IntegrationLatencyMs = 7.25
+	full.LatencyMs = 12.5
+	full.CompanyID, full.PrincipalID, full.CognitoIdentityID = "acme", "p-1", "eu-west-1:abc"
+	full.Caller, full.UserARN = "AIDAEXAMPLE", "arn:aws:iam::123456789012:user/alice"
+	full.ErrorMessage, full.ErrorType = "Forbidden", "ACCESS_DENIED"
+	full.Source = event.SourceCloudWatch
+	bare := event.Event{AppID: "app1", RequestID: "req-bare", Time: at.Add(999 * time.Millisecond), Source: event.SourceSDK,
+		Status: event.Absent, ResponseBytes: event.Absent, LatencyMs: event.Absent, IntegrationLatencyMs: event.Absent}
+	if _, err := s.Append(ctx, &store.Batch{AppID: "app1", ID: "rt", Received: at, Events: []event.Event{full, bare}}); err != nil {
+		t.Fatal(err)
+	}
+	Flush(t, s)
+	epochMs := "epoch_ms(time)"
+	if s.Dialect() == store.ClickHouse {
+		epochMs = "time_ms"
+	}
+	rows, err := s.Query(ctx, `SELECT request_id, `+epochMs+`, api_id, stage, method, path, route, host, protocol, status,
+		response_bytes, latency_ms, integration_latency_ms, ip, user_agent, user_id, company_id, api_key_id, principal_id,
+		cognito_identity_id, caller, user_arn, error_message, error_type, source, metadata
+		FROM events WHERE app_id = ? ORDER BY request_id`, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	num := func(p *float64) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return fmt.Sprint(*p)
+	}
+	want := func(e event.Event) string {
+		opt := func(s string) string {
+			if s == "" {
+				return "<nil>"
+			}
+			return s
+		}
+		optN := func(x float64) string {
+			if x == event.Absent {
+				return "<nil>"
+			}
+			return fmt.Sprint(x)
+		}
+		return fmt.Sprint(e.RequestID, e.Time.UnixMilli(), opt(e.APIID), opt(e.Stage), opt(e.Method), opt(e.Path), opt(e.Route),
+			opt(e.Host), opt(e.Protocol), optN(float64(e.Status)), optN(float64(e.ResponseBytes)), optN(e.LatencyMs),
+			optN(e.IntegrationLatencyMs), opt(e.IP), opt(e.UserAgent), opt(e.UserID), opt(e.CompanyID), opt(e.APIKeyID),
+			opt(e.PrincipalID), opt(e.CognitoIdentityID), opt(e.Caller), opt(e.UserARN), opt(e.ErrorMessage),
+			opt(e.ErrorType), string(e.Source), opt(string(e.Metadata)))
+	}
+	for _, e := range []event.Event{full, bare} { // ordered by request id
+		if !rows.Next() {
+			t.Fatalf("event %s missing (%v)", e.RequestID, rows.Err())
+		}
+		var id, source string
+		var ms int64
+		var p [21]*string
+		var status, bytes *int64
+		var lat, integ *float64
+		err := rows.Scan(&id, &ms, &p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &status, &bytes, &lat, &integ,
+			&p[7], &p[8], &p[9], &p[10], &p[11], &p[12], &p[13], &p[14], &p[15], &p[16], &p[17], &source, &p[18])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st, by *float64
+		if status != nil {
+			f := float64(*status)
+			st = &f
+		}
+		if bytes != nil {
+			f := float64(*bytes)
+			by = &f
+		}
+		got := fmt.Sprint(id, ms, str(p[0]), str(p[1]), str(p[2]), str(p[3]), str(p[4]), str(p[5]), str(p[6]), num(st), num(by),
+			num(lat), num(integ), str(p[7]), str(p[8]), str(p[9]), str(p[10]), str(p[11]), str(p[12]), str(p[13]), str(p[14]),
+			str(p[15]), str(p[16]), str(p[17]), source, str(p[18]))
+		if w := want(e); got != w {
+			t.Errorf("read back\n got %s\nwant %s", got, w)
+		}
+	}
+}
+
+// testUserCompany pins down a user's company (users.company_id): only the
+// users API links a user to a company (PRODUCT.md section 6); a companyId
+// logged on an event belongs to that event alone. Among links, the update
+// with the later modified time wins.
+func testUserCompany(t *testing.T, s store.Store) {
+	defer closeStore(t, s)
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	arrival := t0
+	ev := func(i int, company string) *store.Batch {
+		arrival = arrival.Add(time.Minute)
+		e := Event("app1", i, t0.Add(time.Duration(i)*time.Second))
+		e.UserID, e.CompanyID = "u1", company
+		return &store.Batch{AppID: "app1", ID: fmt.Sprint("b", i), Received: arrival, Events: []event.Event{e}}
+	}
+	upd := func(company string, modified time.Time) *store.Batch {
+		arrival = arrival.Add(time.Minute)
+		return &store.Batch{AppID: "app1", Received: arrival, Users: []event.UserUpdate{
+			{AppID: "app1", UserID: "u1", CompanyID: company, Metadata: []byte(`{"n":1}`), Modified: modified}}}
+	}
+	for _, step := range []struct {
+		name  string
+		batch *store.Batch
+		want  string
+	}{
+		{"an event logging a company does not link the user", ev(1, "logged"), ""},
+		{"a link", upd("acme", t0.Add(-time.Hour)), "acme"},
+		{"an event without a company changes nothing", ev(2, ""), "acme"},
+		{"an event logging another company changes nothing", ev(3, "other"), "acme"},
+		{"an update without a company changes nothing", upd("", t0.Add(time.Hour)), "acme"},
+		{"an update modified before the earlier link loses", upd("old", t0.Add(-2*time.Hour)), "acme"},
+		{"a newer link wins", upd("newest", t0.Add(2*time.Hour)), "newest"},
+	} {
+		if _, err := s.Append(ctx, step.batch); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		Flush(t, s)
+		rows, err := s.Query(ctx, "SELECT company_id FROM users WHERE app_id = ? AND user_id = ?", "app1", "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *string
+		if !rows.Next() {
+			t.Fatalf("%s: no user u1 (%v)", step.name, rows.Err())
+		}
+		err = rows.Scan(&got)
+		rows.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got == nil) != (step.want == "") || got != nil && *got != step.want {
+			t.Fatalf("%s: company %v, want %q", step.name, got, step.want)
+		}
 	}
 }

@@ -1,0 +1,509 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
+)
+
+// srcKind is where a piece of a query reads from: raw events or one of the
+// rollup tables (package rollup).
+type srcKind int
+
+const (
+	srcRaw srcKind = iota
+	srcTraffic
+	srcUser
+)
+
+func (k srcKind) String() string { return [...]string{"raw", "traffic", "user"}[k] }
+
+// sqlExpr is SQL text with its bind arguments in order.
+type sqlExpr struct {
+	text string
+	args []any
+}
+
+// fieldExpr returns a field's expression on a source, or ok=false when
+// the source cannot answer it. needUser reports that it reads the users
+// table (alias u).
+func (c *compiler) fieldExpr(src srcKind, f Field) (x sqlExpr, needUser, ok bool) {
+	d := c.d
+	switch src {
+	case srcRaw:
+		switch f.ref {
+		case refColumn:
+			return sqlExpr{text: "e." + f.Name}, false, true
+		case refCompany:
+			return sqlExpr{text: "coalesce(e.company_id, u.company_id)"}, true, true
+		case refStatusClass:
+			return sqlExpr{text: statusClass("e.status")}, false, true
+		case refRejected:
+			t, a := rejectedExpr(d, "e.")
+			return sqlExpr{t, a}, false, true
+		case refMetadata:
+			t, a := d.JSONText("e.metadata", f.Key)
+			return sqlExpr{t, a}, false, true
+		case refUserMetadata:
+			t, a := d.JSONText("u.metadata", f.Key)
+			return sqlExpr{t, a}, true, true
+		}
+	case srcTraffic:
+		switch f.ref {
+		case refColumn:
+			switch f.Name {
+			case "api_id", "stage", "method", "route", "status", "error_type":
+				return sqlExpr{text: "r." + f.Name}, false, true
+			}
+		case refStatusClass:
+			return sqlExpr{text: statusClass("r.status")}, false, true
+		case refRejected:
+			return sqlExpr{text: "r.rejected"}, false, true
+		}
+	case srcUser:
+		switch f.ref {
+		case refColumn:
+			if f.Name == "user_id" {
+				return sqlExpr{text: "r.user_id"}, false, true
+			}
+		case refCompany:
+			return sqlExpr{text: "coalesce(r.company_id, u.company_id)"}, true, true
+		case refUserMetadata:
+			t, a := d.JSONText("u.metadata", f.Key)
+			return sqlExpr{t, a}, true, true
+		}
+	}
+	return sqlExpr{}, false, false
+}
+
+func statusClass(col string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s >= 100 AND %[1]s < 200 THEN '1xx' WHEN %[1]s >= 200 AND %[1]s < 300 THEN '2xx'
+		WHEN %[1]s >= 300 AND %[1]s < 400 THEN '3xx' WHEN %[1]s >= 400 AND %[1]s < 500 THEN '4xx'
+		WHEN %[1]s >= 500 AND %[1]s < 600 THEN '5xx' END`, col)
+}
+
+// compiler builds statements for one dialect.
+type compiler struct{ d Dialect }
+
+// where compiles a filter on a source; ok=false when the source cannot
+// answer one of its fields.
+func (c *compiler) where(src srcKind, f *Filter) (x sqlExpr, needUser, ok bool, err error) {
+	if f == nil {
+		return sqlExpr{text: "true"}, false, true, nil
+	}
+	join := func(list []*Filter, sep string) (sqlExpr, bool, bool, error) {
+		var parts []string
+		var args []any
+		nu := false
+		for _, s := range list {
+			x, u, ok, err := c.where(src, s)
+			if err != nil || !ok {
+				return x, false, ok, err
+			}
+			parts = append(parts, "("+x.text+")")
+			args = append(args, x.args...)
+			nu = nu || u
+		}
+		return sqlExpr{strings.Join(parts, sep), args}, nu, true, nil
+	}
+	switch {
+	case f.And != nil:
+		return join(f.And, " AND ")
+	case f.Or != nil:
+		return join(f.Or, " OR ")
+	case f.Not != nil:
+		x, u, ok, err := c.where(src, f.Not)
+		// NOT of a condition on an absent value is true: absent is not
+		// equal to anything.
+		return sqlExpr{"NOT coalesce((" + x.text + "), false)", x.args}, u, ok, err
+	}
+	fx, nu, ok := c.fieldExpr(src, *f.Field)
+	if !ok {
+		return sqlExpr{}, false, false, nil
+	}
+	cx, err := c.condition(fx, f)
+	return cx, nu, true, err
+}
+
+func (c *compiler) condition(fx sqlExpr, f *Filter) (sqlExpr, error) {
+	e := fx.text
+	args := append([]any{}, fx.args...)
+	// arg appends the field's own args once more for each extra use of e.
+	use := func(n int) []any {
+		var out []any
+		for range n {
+			out = append(out, fx.args...)
+		}
+		return out
+	}
+	numeric := f.Field.Kind == KindNumber
+	if !numeric && f.Field.ref != refMetadata && f.Field.ref != refUserMetadata {
+		switch f.Op {
+		case OpGt, OpGte, OpLt, OpLte, OpBetween:
+			return sqlExpr{}, badQuery("%s compares numbers; %s is not one", f.Op, f.Field.Name)
+		}
+	}
+	num := e
+	if !numeric {
+		num = c.d.ToDouble(e)
+	}
+	placeholders := func(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+	switch f.Op {
+	case OpEq:
+		return sqlExpr{e + " = ?", append(args, f.Values[0])}, nil
+	case OpNe:
+		return sqlExpr{"(" + e + " IS NULL OR " + e + " <> ?)", append(append(args, use(1)...), f.Values[0])}, nil
+	case OpIn:
+		return sqlExpr{e + " IN (" + placeholders(len(f.Values)) + ")", append(args, f.Values...)}, nil
+	case OpNotIn:
+		return sqlExpr{"(" + e + " IS NULL OR " + e + " NOT IN (" + placeholders(len(f.Values)) + "))", append(append(args, use(1)...), f.Values...)}, nil
+	case OpPrefix:
+		return sqlExpr{c.d.Prefix(e), append(args, f.Values[0])}, nil
+	case OpContains:
+		return sqlExpr{c.d.Contains(e), append(args, f.Values[0])}, nil
+	case OpGt:
+		return sqlExpr{num + " > ?", append(args, f.Values[0])}, nil
+	case OpGte:
+		return sqlExpr{num + " >= ?", append(args, f.Values[0])}, nil
+	case OpLt:
+		return sqlExpr{num + " < ?", append(args, f.Values[0])}, nil
+	case OpLte:
+		return sqlExpr{num + " <= ?", append(args, f.Values[0])}, nil
+	case OpBetween, OpClass:
+		return sqlExpr{"(" + num + " >= ? AND " + num + " <= ?)", append(append(append(args, f.Values[0]), use(1)...), f.Values[1])}, nil
+	case OpExists:
+		if f.Values[0].(bool) {
+			return sqlExpr{e + " IS NOT NULL", args}, nil
+		}
+		return sqlExpr{e + " IS NULL", args}, nil
+	}
+	return sqlExpr{}, badQuery("unknown operator %q", f.Op)
+}
+
+// piece is one time slice of a query and the source that answers it.
+type piece struct {
+	src      srcKind
+	from, to time.Time // [from, to); from may be zero (unbounded)
+}
+
+// plan splits r into raw edges and an hourly rollup middle, when rollups
+// can answer (useRollup) and the buckets align with hours.
+func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollup bool) []piece {
+	raw := []piece{{srcRaw, r.From, r.To}}
+	if !useRollup || rollupSrc == srcRaw {
+		return raw
+	}
+	if iv != nil && (iv.D < time.Hour || !wholeHourZone(loc, r)) {
+		return raw
+	}
+	h1 := r.To.Truncate(time.Hour)
+	h0 := r.From
+	if !h0.IsZero() && !h0.Equal(h0.Truncate(time.Hour)) {
+		h0 = h0.Truncate(time.Hour).Add(time.Hour)
+	}
+	if !h0.IsZero() && !h0.Before(h1) {
+		return raw
+	}
+	var out []piece
+	if !r.From.IsZero() && r.From.Before(h0) {
+		out = append(out, piece{srcRaw, r.From, h0})
+	}
+	out = append(out, piece{rollupSrc, h0, h1})
+	if h1.Before(r.To) {
+		out = append(out, piece{srcRaw, h1, r.To})
+	}
+	return out
+}
+
+// aggSpec is an aggregate query: metrics of one family over a range,
+// optionally per time bucket and per group.
+type aggSpec struct {
+	app    string
+	r      Range
+	filter *Filter
+	groups []Field
+	iv     *Interval
+	loc    *time.Location
+	// top, when set, maps the single group to its value when it is one
+	// of top (NULL included as nil) and to "other" (column o = 1) else.
+	top     []any
+	topUsed bool
+	// only restricts groups to these value tuples (nil: no restriction).
+	only [][]any
+	// distinctOf is the field counted by the distinct family.
+	distinctOf Field
+	// textGroups converts group values to text (time series).
+	textGroups bool
+	pcts       []int
+}
+
+// additive partials, in this order.
+var partials = []string{"n", "e4", "e5", "rj", "lat_sum", "lat_n", "bytes_sum"}
+
+// sourceFor picks the rollup that can answer a family with these fields,
+// or srcRaw.
+func (c *compiler) sourceFor(fam family, fields []Field) srcKind {
+	can := func(src srcKind) bool {
+		for _, f := range fields {
+			if _, _, ok := c.fieldExpr(src, f); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	switch fam {
+	case famAdditive:
+		if can(srcTraffic) {
+			return srcTraffic
+		}
+		if can(srcUser) {
+			return srcUser
+		}
+	case famDistinct:
+		if can(srcUser) {
+			return srcUser
+		}
+	case famHistogram:
+		if can(srcTraffic) {
+			return srcTraffic
+		}
+	}
+	return srcRaw
+}
+
+// keys are the output key columns of a spec.
+func (s *aggSpec) keys() []string {
+	var k []string
+	if s.iv != nil {
+		k = append(k, "t")
+	}
+	for i := range s.groups {
+		k = append(k, fmt.Sprintf("g%d", i))
+	}
+	if s.topUsed {
+		k = append(k, "o")
+	}
+	return k
+}
+
+// build compiles one family of s over its pieces, returning the statement
+// and its key columns. The outer columns are the keys, then: additive:
+// partials; distinct: v; histogram: q0...
+func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []string, error) {
+	fields := s.filter.fields(append([]Field{}, s.groups...))
+	if fam == famDistinct {
+		fields = append(fields, s.distinctOf)
+	}
+	src := c.sourceFor(fam, fields)
+	var parts []string
+	var args []any
+	for _, p := range plan(s.r, s.iv, s.loc, src, useRollup) {
+		x, err := c.piece(fam, s, p)
+		if err != nil {
+			return sqlExpr{}, nil, err
+		}
+		parts = append(parts, x.text)
+		args = append(args, x.args...)
+	}
+	keys := s.keys()
+	union := strings.Join(parts, "\nUNION ALL\n")
+	groupBy := ""
+	if len(keys) > 0 {
+		groupBy = " GROUP BY " + strings.Join(keys, ", ")
+	}
+	var q string
+	switch fam {
+	case famAdditive:
+		var sums []string
+		for _, p := range partials {
+			sums = append(sums, fmt.Sprintf("coalesce(sum(%s), 0) AS %s", p, p))
+		}
+		q = fmt.Sprintf("SELECT %s%s FROM (%s) x%s", keyList(keys), strings.Join(sums, ", "), union, groupBy)
+	case famDistinct:
+		q = fmt.Sprintf("SELECT %s%s AS v FROM (%s) x%s", keyList(keys), c.d.CountDistinct("id"), union, groupBy)
+	case famHistogram:
+		inner := fmt.Sprintf("SELECT %sb, sum(n) AS n FROM (%s) x GROUP BY %sb", keyList(keys), union, keyList(keys))
+		q = c.d.Quantiles(inner, keys, s.pcts)
+	}
+	return sqlExpr{q, args}, keys, nil
+}
+
+// piece compiles one slice: SELECT keys, measures FROM source WHERE ...
+func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
+	var sel []string
+	var selArgs []any
+	needUser := false
+	timeCol := "e.time"
+	if p.src != srcRaw {
+		timeCol = "r.hour"
+	}
+	if s.iv != nil {
+		t, a := c.d.TimeBucket(timeCol, *s.iv, s.loc)
+		sel = append(sel, t+" AS t")
+		selArgs = append(selArgs, a...)
+	}
+	groupExprs := make([]sqlExpr, len(s.groups))
+	for i, g := range s.groups {
+		x, nu, ok := c.fieldExpr(p.src, g)
+		if !ok {
+			return sqlExpr{}, fmt.Errorf("query: source %s cannot group by %s", p.src, g.Name)
+		}
+		needUser = needUser || nu
+		if s.textGroups && g.Kind != KindString {
+			x.text = c.d.ToText(x.text)
+		}
+		groupExprs[i] = x
+	}
+	if s.topUsed {
+		g := groupExprs[0]
+		var conds []string
+		var cargs []any
+		for _, v := range s.top {
+			if v == nil {
+				conds = append(conds, g.text+" IS NULL")
+				cargs = append(cargs, g.args...)
+			} else {
+				conds = append(conds, g.text+" = ?")
+				cargs = append(cargs, append(append([]any{}, g.args...), v)...)
+			}
+		}
+		match := "false"
+		if len(conds) > 0 {
+			match = strings.Join(conds, " OR ")
+		}
+		sel = append(sel, "CASE WHEN "+match+" THEN "+g.text+" END AS g0", "CASE WHEN "+match+" THEN 0 ELSE 1 END AS o")
+		selArgs = append(selArgs, cargs...)
+		selArgs = append(selArgs, g.args...)
+		selArgs = append(selArgs, cargs...)
+	} else {
+		for i, g := range groupExprs {
+			sel = append(sel, fmt.Sprintf("%s AS g%d", g.text, i))
+			selArgs = append(selArgs, g.args...)
+		}
+	}
+	groupKeys := s.keys()
+	var measures []string
+	var mArgs []any
+	var where []string
+	var wArgs []any
+	switch fam {
+	case famAdditive:
+		measures = c.additive(p.src)
+		if p.src == srcRaw {
+			rj, a := rejectedExpr(c.d, "e.")
+			measures[3] = "sum(CASE WHEN " + rj + " THEN 1 ELSE 0 END) AS rj"
+			mArgs = a
+		}
+	case famDistinct:
+		x, nu, ok := c.fieldExpr(p.src, s.distinctOf)
+		if !ok {
+			return sqlExpr{}, fmt.Errorf("query: source %s cannot count %s", p.src, s.distinctOf.Name)
+		}
+		needUser = needUser || nu
+		measures = []string{x.text + " AS id"}
+		mArgs = x.args
+		groupKeys = append(groupKeys, "id")
+	case famHistogram:
+		if p.src == srcRaw {
+			measures = []string{c.d.HistogramBucket("e.latency_ms") + " AS b", "count(*) AS n"}
+			where = append(where, "e.latency_ms IS NOT NULL")
+		} else {
+			measures = []string{"r.lat_bucket AS b", "sum(r.n) AS n"}
+			where = append(where, "r.lat_bucket IS NOT NULL")
+		}
+		groupKeys = append(groupKeys, "b")
+	}
+	from := ""
+	switch p.src {
+	case srcRaw:
+		from = "events e"
+		where = append(where, "e.app_id = ?")
+		wArgs = append(wArgs, s.app)
+		if !p.from.IsZero() {
+			where = append(where, "e.time >= ?")
+			wArgs = append(wArgs, p.from)
+		}
+		where = append(where, "e.time < ?")
+		wArgs = append(wArgs, p.to)
+	case srcTraffic, srcUser:
+		from = rollup.TrafficHour + " r"
+		if p.src == srcUser {
+			from = rollup.UserHour + " r"
+		}
+		where = append(where, "r.app_id = ?")
+		wArgs = append(wArgs, s.app)
+		if !p.from.IsZero() {
+			where = append(where, "r.hour >= ?")
+			wArgs = append(wArgs, p.from)
+		}
+		where = append(where, "r.hour < ?")
+		wArgs = append(wArgs, p.to)
+	}
+	fx, nu, ok, err := c.where(p.src, s.filter)
+	if err != nil {
+		return sqlExpr{}, err
+	}
+	if !ok {
+		return sqlExpr{}, fmt.Errorf("query: source %s cannot filter this", p.src)
+	}
+	needUser = needUser || nu
+	where = append(where, "("+fx.text+")")
+	wArgs = append(wArgs, fx.args...)
+	if s.only != nil {
+		var alts []string
+		for _, tuple := range s.only {
+			var conj []string
+			for i, v := range tuple {
+				g := groupExprs[i]
+				if v == nil {
+					conj = append(conj, g.text+" IS NULL")
+					wArgs = append(wArgs, g.args...)
+				} else {
+					conj = append(conj, g.text+" = ?")
+					wArgs = append(wArgs, append(append([]any{}, g.args...), v)...)
+				}
+			}
+			alts = append(alts, "("+strings.Join(conj, " AND ")+")")
+		}
+		if len(alts) == 0 {
+			alts = []string{"false"}
+		}
+		where = append(where, "("+strings.Join(alts, " OR ")+")")
+	}
+	if needUser {
+		alias := "e"
+		if p.src != srcRaw {
+			alias = "r"
+		}
+		from += fmt.Sprintf(" LEFT JOIN users u ON u.app_id = %s.app_id AND u.user_id = %s.user_id", alias, alias)
+	}
+	q := "SELECT " + strings.Join(append(sel, measures...), ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ")
+	if len(groupKeys) > 0 {
+		q += " GROUP BY " + strings.Join(groupKeys, ", ")
+	}
+	args := append(append(selArgs, mArgs...), wArgs...)
+	return sqlExpr{q, args}, nil
+}
+
+// additive returns the partial sums' expressions on a source, in the
+// order of partials.
+func (c *compiler) additive(src srcKind) []string {
+	switch src {
+	case srcTraffic:
+		return []string{"sum(r.n) AS n",
+			"sum(CASE WHEN r.status >= 400 AND r.status < 500 THEN r.n ELSE 0 END) AS e4",
+			"sum(CASE WHEN r.status >= 500 AND r.status < 600 THEN r.n ELSE 0 END) AS e5",
+			"sum(CASE WHEN r.rejected THEN r.n ELSE 0 END) AS rj",
+			"sum(r.lat_sum) AS lat_sum", "sum(r.lat_n) AS lat_n", "sum(r.bytes_sum) AS bytes_sum"}
+	case srcUser:
+		return []string{"sum(r.n) AS n", "sum(r.n_4xx) AS e4", "sum(r.n_5xx) AS e5", "sum(r.n_rejected) AS rj",
+			"sum(r.lat_sum) AS lat_sum", "sum(r.lat_n) AS lat_n", "sum(r.bytes_sum) AS bytes_sum"}
+	}
+	return []string{"count(*) AS n",
+		"sum(CASE WHEN e.status >= 400 AND e.status < 500 THEN 1 ELSE 0 END) AS e4",
+		"sum(CASE WHEN e.status >= 500 AND e.status < 600 THEN 1 ELSE 0 END) AS e5",
+		"", // rj: set by the caller, it has args
+		"sum(e.latency_ms) AS lat_sum", "count(e.latency_ms) AS lat_n", "sum(e.response_bytes) AS bytes_sum"}
+}

@@ -1,0 +1,178 @@
+package query
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
+	"github.com/gatescope/gatescope/internal/store"
+)
+
+// Dialect is what differs between the stores' SQL. Everything else in this
+// package (the model, validation, the shape of the statements) is shared,
+// so a ClickHouse dialect is a second implementation of this interface
+// (docs/clickhouse-compat.md lists what ClickHouse 18.16 offers). Methods
+// returning args take their values as bind parameters, in order.
+type Dialect interface {
+	Name() store.Dialect
+	// TimeBucket is the start of the bucket holding the UTC TIMESTAMP
+	// expression col, as a UTC timestamp: buckets align to loc's wall
+	// clock, days and weeks (Monday) are loc's calendar days.
+	TimeBucket(col string, iv Interval, loc *time.Location) (string, []any)
+	// HistogramBucket is rollup.Bucket of a latency expression in SQL,
+	// NULL for NULL.
+	HistogramBucket(col string) string
+	// Quantiles turns a statement producing (keys..., b, n), one row per
+	// key and histogram bucket b, into one producing (keys..., q0, ...):
+	// qi is the smallest b whose cumulative n reaches the nearest rank
+	// ceil(pcts[i] * total / 100).
+	Quantiles(inner string, keys []string, pcts []int) string
+	// JSONText is the text of a top-level key of a JSON object column,
+	// NULL when absent; JSONHas says whether the key is there.
+	JSONText(col, key string) (string, []any)
+	JSONHas(col, key string) (string, []any)
+	// CountDistinct counts distinct non-NULL values exactly.
+	CountDistinct(expr string) string
+	// Prefix, Contains and ContainsFold test expr against one bound
+	// string (ContainsFold ignoring case).
+	Prefix(expr string) string
+	Contains(expr string) string
+	ContainsFold(expr string) string
+	// ToText and ToDouble convert; ToDouble is NULL for non-numbers.
+	ToText(expr string) string
+	ToDouble(expr string) string
+	// IntDiv is integer division.
+	IntDiv(a, b string) string
+	// EpochMicros is a timestamp as microseconds since the epoch.
+	EpochMicros(expr string) string
+	// ArgMin is the value of x on the row with the smallest by.
+	ArgMin(x, by string) string
+}
+
+// DuckDB is the dialect of the embedded store.
+type DuckDB struct{}
+
+var _ Dialect = DuckDB{}
+
+// Name implements Dialect.
+func (DuckDB) Name() store.Dialect { return store.DuckDB }
+
+// TimeBucket implements Dialect. Times are stored as naive UTC
+// TIMESTAMPs; zones go through ICU's timezone(), never the session's
+// TimeZone setting.
+func (DuckDB) TimeBucket(col string, iv Interval, loc *time.Location) (string, []any) {
+	var trunc func(string) string
+	switch iv.Name {
+	case "1d":
+		trunc = func(x string) string { return "date_trunc('day', " + x + ")" }
+	case "1w":
+		trunc = func(x string) string { return "date_trunc('week', " + x + ")" }
+	case "1h":
+		trunc = func(x string) string { return "date_trunc('hour', " + x + ")" }
+	case "1m":
+		trunc = func(x string) string { return "date_trunc('minute', " + x + ")" }
+	case "1mo":
+		trunc = func(x string) string { return "date_trunc('month', " + x + ")" }
+	default:
+		secs := int64(iv.D / time.Second)
+		trunc = func(x string) string {
+			return fmt.Sprintf("time_bucket(INTERVAL %d SECOND, %s, TIMESTAMP '1970-01-01')", secs, x)
+		}
+	}
+	if loc == time.UTC {
+		return trunc(col), nil
+	}
+	name := loc.String()
+	return fmt.Sprintf("timezone('UTC', timezone(?, %s))", trunc(fmt.Sprintf("timezone(?, %s AT TIME ZONE 'UTC')", col))), []any{name, name}
+}
+
+// HistogramBucket implements Dialect.
+func (DuckDB) HistogramBucket(col string) string {
+	return fmt.Sprintf(`CASE WHEN %[1]s IS NULL OR %[1]s < 0 THEN NULL WHEN %[1]s < 1 THEN 0
+		ELSE least(CAST(floor(ln(%[1]s) / ln(%[2]g)) AS INTEGER) + 1, %[3]d) END`, col, rollup.Gamma, rollup.MaxBucket)
+}
+
+// Quantiles implements Dialect with window functions.
+func (d DuckDB) Quantiles(inner string, keys []string, pcts []int) string {
+	part := ""
+	if len(keys) > 0 {
+		part = "PARTITION BY " + strings.Join(keys, ", ")
+	}
+	var ranks, outs []string
+	for i, p := range pcts {
+		ranks = append(ranks, fmt.Sprintf("%s AS r%d", d.IntDiv(fmt.Sprintf("%d * sum(n) OVER (%s) + 99", p, part), "100"), i))
+		outs = append(outs, fmt.Sprintf("min(CASE WHEN cum >= r%d THEN b END) AS q%d", i, i))
+	}
+	sel := strings.Join(append(append([]string{}, keys...), outs...), ", ")
+	q := fmt.Sprintf(`SELECT %s FROM (SELECT %s b, sum(n) OVER (%s ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum, %s FROM (%s) h) c`,
+		sel, keyList(keys), part, strings.Join(ranks, ", "), inner)
+	if len(keys) > 0 {
+		q += " GROUP BY " + strings.Join(keys, ", ")
+	}
+	return q
+}
+
+func keyList(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return strings.Join(keys, ", ") + ", "
+}
+
+// JSONText implements Dialect.
+func (DuckDB) JSONText(col, key string) (string, []any) {
+	return "json_extract_string(" + col + ", ?)", []any{`$."` + key + `"`}
+}
+
+// JSONHas implements Dialect.
+func (DuckDB) JSONHas(col, key string) (string, []any) {
+	return "coalesce(json_exists(" + col + ", ?), false)", []any{`$."` + key + `"`}
+}
+
+// CountDistinct implements Dialect.
+func (DuckDB) CountDistinct(expr string) string { return "count(DISTINCT " + expr + ")" }
+
+// Prefix implements Dialect.
+func (DuckDB) Prefix(expr string) string { return "starts_with(" + expr + ", ?)" }
+
+// Contains implements Dialect.
+func (DuckDB) Contains(expr string) string { return "contains(" + expr + ", ?)" }
+
+// ContainsFold implements Dialect.
+func (DuckDB) ContainsFold(expr string) string { return "contains(lower(" + expr + "), lower(?))" }
+
+// ToText implements Dialect.
+func (DuckDB) ToText(expr string) string { return "CAST(" + expr + " AS VARCHAR)" }
+
+// ToDouble implements Dialect.
+func (DuckDB) ToDouble(expr string) string { return "TRY_CAST(" + expr + " AS DOUBLE)" }
+
+// IntDiv implements Dialect.
+func (DuckDB) IntDiv(a, b string) string { return "(" + a + ") // (" + b + ")" }
+
+// EpochMicros implements Dialect.
+func (DuckDB) EpochMicros(expr string) string { return "epoch_us(" + expr + ")" }
+
+// ArgMin implements Dialect.
+func (DuckDB) ArgMin(x, by string) string { return "arg_min(" + x + ", " + by + ")" }
+
+// rejectedExpr is rollup.RejectedAtGateway in SQL over an events alias.
+func rejectedExpr(d Dialect, e string) (string, []any) {
+	has, args := d.JSONHas(e+"metadata", rollup.IntegrationStatusKey)
+	types := make([]string, len(rollup.GatewayResponseTypes))
+	for i := range types {
+		types[i] = "?"
+		args = append(args, rollup.GatewayResponseTypes[i])
+	}
+	statuses := make([]string, len(rollup.SeedRejectionStatuses))
+	for i, s := range rollup.SeedRejectionStatuses {
+		statuses[i] = fmt.Sprint(s)
+	}
+	// The JSON argument comes first in args but last in the text, so bind
+	// order is rebuilt below.
+	sql := fmt.Sprintf(`coalesce(%[1]sstatus >= 400 AND CASE WHEN %[1]serror_type IS NOT NULL THEN %[1]serror_type IN (%[2]s)
+		ELSE %[1]sintegration_latency_ms IS NULL AND NOT %[3]s AND %[1]sstatus IN (%[4]s) END, false)`,
+		e, strings.Join(types, ", "), has, strings.Join(statuses, ", "))
+	return sql, append(args[len(args)-len(types):], args[:len(args)-len(types)]...)
+}

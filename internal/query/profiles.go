@@ -1,0 +1,475 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/store"
+)
+
+// Stats are a user's or company's activity over a range.
+type Stats struct {
+	Requests   int64    `json:"requests"`
+	Errors4xx  int64    `json:"errors_4xx"`
+	Errors5xx  int64    `json:"errors_5xx"`
+	ErrorRate  *float64 `json:"error_rate"`
+	LatencyP95 *float64 `json:"latency_p95"`
+}
+
+func (s *Stats) setRate() {
+	if s.Requests > 0 {
+		r := float64(s.Errors4xx+s.Errors5xx) / float64(s.Requests)
+		s.ErrorRate = &r
+	}
+}
+
+// UserSummary is a row of the users list.
+type UserSummary struct {
+	UserID    string          `json:"user_id"`
+	CompanyID *string         `json:"company_id"`
+	FirstSeen *time.Time      `json:"first_seen"`
+	LastSeen  *time.Time      `json:"last_seen"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Stats
+}
+
+// CompanySummary is a row of the companies list.
+type CompanySummary struct {
+	CompanyID string          `json:"company_id"`
+	Domain    *string         `json:"domain"`
+	FirstSeen *time.Time      `json:"first_seen"`
+	LastSeen  *time.Time      `json:"last_seen"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Users     int64           `json:"users"`
+	Stats
+}
+
+// ListSpec is a users or companies list query.
+type ListSpec struct {
+	AppID     string
+	Range     Range // activity window; From may be zero (all time)
+	Search    string
+	CompanyID string // users only: the users of this company
+	ID        string // one profile by id
+	Sort      string
+	Desc      bool
+	Limit     int
+	Offset    int
+}
+
+var listSorts = map[string]string{
+	"last_seen": "last_seen", "first_seen": "first_seen", "requests": "s.n", "error_rate": "err_rate",
+	"latency_p95": "p95", "user_id": "id", "company_id": "id", "users": "users",
+}
+
+// ParseListSort validates a list's sort and order; the default is
+// last_seen, newest first.
+func ParseListSort(sortBy, order string, companies bool) (string, bool, error) {
+	if sortBy == "" {
+		sortBy = "last_seen"
+	}
+	if _, ok := listSorts[sortBy]; !ok || (companies && sortBy == "user_id") || (!companies && sortBy == "users") {
+		return "", false, badQuery("sort %q is not one of last_seen, first_seen, requests, error_rate, latency_p95, %s",
+			sortBy, map[bool]string{true: "company_id, users", false: "user_id, company_id"}[companies])
+	}
+	switch order {
+	case "", "desc":
+		return sortBy, !(order == "" && (sortBy == "user_id" || sortBy == "company_id")), nil
+	case "asc":
+		return sortBy, false, nil
+	}
+	return "", false, badQuery("order %q: want asc or desc", order)
+}
+
+func (q *ListSpec) check() error {
+	if q.AppID == "" {
+		return badQuery("app_id is required")
+	}
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	if q.Limit < 1 || q.Limit > MaxLimit {
+		return badQuery("limit %d: want 1 to %d", q.Limit, MaxLimit)
+	}
+	if q.Offset < 0 || q.Offset > 1_000_000 {
+		return badQuery("offset %d out of range", q.Offset)
+	}
+	if q.Sort == "" {
+		q.Sort, q.Desc = "last_seen", true
+	}
+	return nil
+}
+
+// statsJoin compiles per-entity request totals over the range from the
+// rollups (or raw events), grouped by the user or company.
+func (e *Engine) statsJoin(app string, r Range, group string) (sqlExpr, error) {
+	g, _ := ParseField(group)
+	s := aggSpec{app: app, r: r, groups: []Field{g}}
+	x, _, err := e.c.build(famAdditive, &s, e.rollups)
+	return x, err
+}
+
+// p95Join compiles the p95 latency of each entity (restricted to ids when
+// not nil), from raw events: the rollups keep no per-user histogram.
+func (e *Engine) p95By(ctx context.Context, app string, r Range, group string, ids []string) (map[string]float64, error) {
+	g, _ := ParseField(group)
+	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
+	if ids != nil {
+		if len(ids) == 0 {
+			return map[string]float64{}, nil
+		}
+		for _, id := range ids {
+			s.only = append(s.only, []any{id})
+		}
+	}
+	res := newAggResult()
+	if err := e.runFamily(ctx, famHistogram, &s, []Metric{LatencyP95}, res, ""); err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, row := range res.rows {
+		if id, ok := row.groups[0].(string); ok {
+			if v := row.value(LatencyP95); v != nil {
+				out[id] = *v
+			}
+		}
+	}
+	return out, nil
+}
+
+// Users lists users with their activity in the range, and how many match.
+func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, error) {
+	if err := q.check(); err != nil {
+		return nil, 0, err
+	}
+	stats, err := e.statsJoin(q.AppID, q.Range, "user_id")
+	if err != nil {
+		return nil, 0, err
+	}
+	where := []string{"u.app_id = ?"}
+	wargs := []any{q.AppID}
+	if q.Search != "" {
+		where = append(where, "("+e.c.d.ContainsFold("u.user_id")+" OR "+e.c.d.ContainsFold("coalesce(u.company_id, '')")+
+			" OR "+e.c.d.ContainsFold("coalesce(u.metadata, '')")+")")
+		wargs = append(wargs, q.Search, q.Search, q.Search)
+	}
+	if q.CompanyID != "" {
+		where = append(where, "u.company_id = ?")
+		wargs = append(wargs, q.CompanyID)
+	}
+	if q.ID != "" {
+		where = append(where, "u.user_id = ?")
+		wargs = append(wargs, q.ID)
+	}
+	var total int64
+	rows, err := e.st.Query(ctx, "SELECT count(*) FROM users u WHERE "+strings.Join(where, " AND "), wargs...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	for rows.Next() {
+		rows.Scan(&total)
+	}
+	rows.Close()
+	base := `SELECT u.user_id AS id, u.company_id, u.first_seen, u.last_seen, u.metadata,
+		coalesce(s.n, 0) AS n, coalesce(s.e4, 0) AS e4, coalesce(s.e5, 0) AS e5,
+		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
+		FROM users u LEFT JOIN (` + stats.text + `) s ON s.g0 = u.user_id WHERE ` + strings.Join(where, " AND ")
+	args := append(append([]any{}, stats.args...), wargs...)
+	list, err := e.pageOf(ctx, q, base, args, "user_id", func(rows *sql.Rows) (string, any, error) {
+		var u UserSummary
+		var meta *string
+		var n, e4, e5 float64
+		var rate *float64
+		if err := rows.Scan(&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta, &n, &e4, &e5, &rate); err != nil {
+			return "", nil, err
+		}
+		u.Metadata = rawJSON(meta)
+		u.Requests, u.Errors4xx, u.Errors5xx = int64(n), int64(e4), int64(e5)
+		u.setRate()
+		utcPtr(u.FirstSeen)
+		utcPtr(u.LastSeen)
+		return u.UserID, &u, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]UserSummary, 0, len(list))
+	for _, x := range list {
+		out = append(out, *x.(*UserSummary))
+	}
+	return out, total, nil
+}
+
+// pageOf runs a list statement with the sort, paging and p95 of q. When
+// sorting by p95, every entity's p95 is computed first (from raw events)
+// and the page is cut in Go.
+func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any, group string,
+	scan func(*sql.Rows) (string, any, error)) ([]any, error) {
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	byP95 := q.Sort == "latency_p95"
+	stmt := base
+	if !byP95 {
+		stmt += " ORDER BY " + listSorts[q.Sort] + " " + dir + " NULLS LAST, id ASC LIMIT " + strconv.Itoa(q.Limit) + " OFFSET " + strconv.Itoa(q.Offset)
+	}
+	rows, err := e.st.Query(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", group, err)
+	}
+	type item struct {
+		id string
+		v  any
+	}
+	var items []item
+	for rows.Next() {
+		id, v, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list %s: %w", group, err)
+		}
+		items = append(items, item{id, v})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", group, err)
+	}
+	var ids []string
+	if !byP95 {
+		ids = []string{}
+		for _, it := range items {
+			ids = append(ids, it.id)
+		}
+	}
+	p95, err := e.p95By(ctx, q.AppID, q.Range, group, ids)
+	if err != nil {
+		return nil, err
+	}
+	set := func(v any, p *float64) {
+		switch x := v.(type) {
+		case *UserSummary:
+			x.LatencyP95 = p
+		case *CompanySummary:
+			x.LatencyP95 = p
+		}
+	}
+	for _, it := range items {
+		if p, ok := p95[it.id]; ok {
+			set(it.v, &p)
+		}
+	}
+	if byP95 {
+		sortItems := func(i, j int) bool {
+			a, aok := p95[items[i].id]
+			b, bok := p95[items[j].id]
+			if aok != bok {
+				return aok
+			}
+			if a != b {
+				return (a > b) == q.Desc
+			}
+			return items[i].id < items[j].id
+		}
+		sortSlice(len(items), sortItems, func(i, j int) { items[i], items[j] = items[j], items[i] })
+		lo, hi := min(q.Offset, len(items)), min(q.Offset+q.Limit, len(items))
+		items = items[lo:hi]
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it.v
+	}
+	return out, nil
+}
+
+// Companies lists companies: those with a profile, those users are linked
+// to, and those events name, with their activity in the range.
+func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, int64, error) {
+	if err := q.check(); err != nil {
+		return nil, 0, err
+	}
+	stats, err := e.statsJoin(q.AppID, q.Range, "company_id")
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := `SELECT company_id AS id FROM companies WHERE app_id = ?
+		UNION SELECT company_id FROM users WHERE app_id = ? AND company_id IS NOT NULL`
+	idArgs := []any{q.AppID, q.AppID}
+	where := []string{"true"}
+	var wargs []any
+	if q.Search != "" {
+		where = append(where, "("+e.c.d.ContainsFold("i.id")+" OR "+e.c.d.ContainsFold("coalesce(c.domain, '')")+
+			" OR "+e.c.d.ContainsFold("coalesce(c.metadata, '')")+")")
+		wargs = append(wargs, q.Search, q.Search, q.Search)
+	}
+	if q.ID != "" {
+		where = append(where, "i.id = ?")
+		wargs = append(wargs, q.ID)
+	}
+	from := `(` + ids + `) i LEFT JOIN companies c ON c.app_id = ? AND c.company_id = i.id
+		LEFT JOIN (SELECT company_id, count(*) AS users, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+			FROM users WHERE app_id = ? AND company_id IS NOT NULL GROUP BY company_id) us ON us.company_id = i.id`
+	fromArgs := append(append([]any{}, idArgs...), q.AppID, q.AppID)
+	var total int64
+	rows, err := e.st.Query(ctx, "SELECT count(*) FROM "+from+" WHERE "+strings.Join(where, " AND "), append(append([]any{}, fromArgs...), wargs...)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count companies: %w", err)
+	}
+	for rows.Next() {
+		rows.Scan(&total)
+	}
+	rows.Close()
+	base := `SELECT i.id AS id, c.domain, least(c.first_seen, us.first_seen) AS first_seen,
+		greatest(c.last_seen, us.last_seen) AS last_seen, c.metadata, coalesce(us.users, 0) AS users,
+		coalesce(s.n, 0) AS n, coalesce(s.e4, 0) AS e4, coalesce(s.e5, 0) AS e5,
+		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
+		FROM ` + from + ` LEFT JOIN (` + stats.text + `) s ON s.g0 = i.id WHERE ` + strings.Join(where, " AND ")
+	args := append(append(append([]any{}, fromArgs...), stats.args...), wargs...)
+	list, err := e.pageOf(ctx, q, base, args, "company_id", func(rows *sql.Rows) (string, any, error) {
+		var c CompanySummary
+		var meta *string
+		var n, e4, e5 float64
+		var rate *float64
+		if err := rows.Scan(&c.CompanyID, &c.Domain, &c.FirstSeen, &c.LastSeen, &meta, &c.Users, &n, &e4, &e5, &rate); err != nil {
+			return "", nil, err
+		}
+		c.Metadata = rawJSON(meta)
+		c.Requests, c.Errors4xx, c.Errors5xx = int64(n), int64(e4), int64(e5)
+		c.setRate()
+		utcPtr(c.FirstSeen)
+		utcPtr(c.LastSeen)
+		return c.CompanyID, &c, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]CompanySummary, 0, len(list))
+	for _, x := range list {
+		out = append(out, *x.(*CompanySummary))
+	}
+	return out, total, nil
+}
+
+func rawJSON(s *string) json.RawMessage {
+	if s == nil || *s == "" {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(*s)
+}
+
+func utcPtr(t *time.Time) {
+	if t != nil {
+		*t = t.UTC()
+	}
+}
+
+// RouteStats is a row of a profile's top routes.
+type RouteStats struct {
+	Method     *string  `json:"method"`
+	Route      *string  `json:"route"`
+	Requests   int64    `json:"requests"`
+	ErrorRate  *float64 `json:"error_rate"`
+	LatencyP95 *float64 `json:"latency_p95"`
+}
+
+// Profile is a user's or company's page.
+type Profile struct {
+	User         *UserSummary    `json:"user,omitempty"`
+	Company      *CompanySummary `json:"company,omitempty"`
+	Totals       Stats           `json:"totals"`
+	Series       *TimeSeries     `json:"series"`
+	TopRoutes    []RouteStats    `json:"top_routes"`
+	RecentEvents []Event         `json:"recent_events"`
+	Users        []UserSummary   `json:"users,omitempty"`
+}
+
+// ProfileSpec asks for a profile.
+type ProfileSpec struct {
+	AppID    string
+	ID       string
+	Range    Range
+	Interval Interval
+}
+
+// UserProfile returns a user's profile; store.ErrNotFound if unknown.
+func (e *Engine) UserProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
+	list, _, err := e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("user %q: %w", q.ID, store.ErrNotFound)
+	}
+	p := &Profile{User: &list[0]}
+	return p, e.fillProfile(ctx, p, q, "user_id")
+}
+
+// CompanyProfile returns a company's profile with its users.
+func (e *Engine) CompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
+	list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
+	}
+	p := &Profile{Company: &list[0]}
+	if err := e.fillProfile(ctx, p, q, "company_id"); err != nil {
+		return nil, err
+	}
+	p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: 100, Sort: "requests", Desc: true})
+	return p, err
+}
+
+func (e *Engine) fillProfile(ctx context.Context, p *Profile, q ProfileSpec, field string) error {
+	f, _ := ParseField(field)
+	cond, err := NewCondition(f, OpEq, q.ID)
+	if err != nil {
+		return err
+	}
+	tot, err := e.Segmentation(ctx, SegSpec{AppID: q.AppID, Range: q.Range, Filter: cond,
+		Metrics: []Metric{Count, ErrorRate4xx, ErrorRate5xx, LatencyP95}})
+	if err != nil {
+		return err
+	}
+	if len(tot) == 1 {
+		n := *tot[0]["count"].(*float64)
+		p.Totals.Requests = int64(n)
+		if r := tot[0]["error_rate_4xx"].(*float64); r != nil {
+			p.Totals.Errors4xx = int64(*r*n + 0.5)
+		}
+		if r := tot[0]["error_rate_5xx"].(*float64); r != nil {
+			p.Totals.Errors5xx = int64(*r*n + 0.5)
+		}
+		p.Totals.setRate()
+		p.Totals.LatencyP95 = tot[0]["latency_p95"].(*float64)
+	}
+	if p.Series, err = e.TimeSeries(ctx, SeriesSpec{AppID: q.AppID, Range: q.Range, Filter: cond, Metric: Count, Interval: q.Interval}); err != nil {
+		return err
+	}
+	method, _ := ParseField("method")
+	route, _ := ParseField("route")
+	rows, err := e.Segmentation(ctx, SegSpec{AppID: q.AppID, Range: q.Range, Filter: cond, GroupBy: []Field{method, route},
+		Metrics: []Metric{Count, ErrorRate, LatencyP95}, Limit: 10})
+	if err != nil {
+		return err
+	}
+	p.TopRoutes = []RouteStats{}
+	for _, r := range rows {
+		rs := RouteStats{Requests: int64(*r["count"].(*float64)), ErrorRate: r["error_rate"].(*float64), LatencyP95: r["latency_p95"].(*float64)}
+		if s, ok := r["method"].(string); ok {
+			rs.Method = &s
+		}
+		if s, ok := r["route"].(string); ok {
+			rs.Route = &s
+		}
+		p.TopRoutes = append(p.TopRoutes, rs)
+	}
+	p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
+	return err
+}

@@ -1,0 +1,116 @@
+// Package rollup holds what the DuckDB store's loader (the writer of the
+// rollup tables) and the query compiler (their reader) must agree on: the
+// definition of a gateway rejection, the latency histogram, and the layout
+// of the rollup tables. It is dialect-free and imports nothing of either.
+package rollup
+
+import (
+	"math"
+
+	"github.com/gatescope/gatescope/internal/event"
+)
+
+// GatewayResponseTypes are the $context.error.responseType values of
+// responses API Gateway makes itself, before or instead of calling an
+// integration. INTEGRATION_FAILURE and INTEGRATION_TIMEOUT are absent on
+// purpose: those calls reached the integration.
+var GatewayResponseTypes = []string{
+	"ACCESS_DENIED", "API_CONFIGURATION_ERROR", "AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE",
+	"BAD_REQUEST_PARAMETERS", "BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX", "EXPIRED_TOKEN",
+	"INVALID_API_KEY", "INVALID_SIGNATURE", "MISSING_AUTHENTICATION_TOKEN", "QUOTA_EXCEEDED",
+	"REQUEST_TOO_LARGE", "RESOURCE_NOT_FOUND", "THROTTLED", "UNAUTHORIZED", "UNSUPPORTED_MEDIA_TYPE",
+	"WAF_FILTERED",
+}
+
+// SeedRejectionStatuses are the statuses that, in a log without integration
+// fields (the seed format), count as answered by the gateway.
+var SeedRejectionStatuses = []int{401, 403, 429}
+
+// IntegrationStatusKey is the metadata key the access-log parser keeps
+// $context.integrationStatus under.
+const IntegrationStatusKey = "integrationStatus"
+
+// RejectedAtGateway is the one definition of "answered by API Gateway
+// without an integration" (docs/api.md): a status of 400 or more, and
+// either an error type from GatewayResponseTypes, or (no error type logged,
+// no integration latency, no integration status) one of the
+// SeedRejectionStatuses. hasIntegrationStatus says whether the event's
+// metadata has IntegrationStatusKey. The SQL form is query's
+// rejectedExpr; both are checked against each other by tests.
+func RejectedAtGateway(ev *event.Event, hasIntegrationStatus bool) bool {
+	if ev.Status == event.Absent || ev.Status < 400 {
+		return false
+	}
+	if ev.ErrorType != "" {
+		for _, t := range GatewayResponseTypes {
+			if ev.ErrorType == t {
+				return true
+			}
+		}
+		return false
+	}
+	if ev.IntegrationLatencyMs != event.Absent || hasIntegrationStatus {
+		return false
+	}
+	for _, s := range SeedRejectionStatuses {
+		if ev.Status == s {
+			return true
+		}
+	}
+	return false
+}
+
+// The latency histogram: bucket 0 holds [0, 1) ms, bucket b >= 1 holds
+// [Gamma^(b-1), Gamma^b) ms, and MaxBucket everything above. A bucket's
+// representative value is within Tolerance (relative) of every value in it,
+// so percentiles read from histograms are within Tolerance of the exact
+// nearest-rank percentile (or 0.5 ms below 1 ms).
+const (
+	Gamma     = 1.1
+	MaxBucket = 200 // Gamma^200 ms is about 6 years
+	// Tolerance is (Gamma-1)/(Gamma+1).
+	Tolerance = (Gamma - 1) / (Gamma + 1)
+)
+
+var lnGamma = math.Log(Gamma)
+
+// Bucket returns the histogram bucket of a latency in milliseconds, or -1
+// for an absent latency.
+func Bucket(ms float64) int {
+	switch {
+	case ms == event.Absent || ms < 0 || math.IsNaN(ms):
+		return -1
+	case ms < 1:
+		return 0
+	}
+	b := int(math.Floor(math.Log(ms)/lnGamma)) + 1
+	return min(b, MaxBucket)
+}
+
+// Value returns a bucket's representative latency: the value whose
+// relative distance to both of the bucket's ends is Tolerance.
+func Value(b int) float64 {
+	if b <= 0 {
+		return 0.5
+	}
+	lo := math.Pow(Gamma, float64(b-1))
+	return 2 * lo * Gamma / (1 + Gamma)
+}
+
+// Table names and their columns. The tables are summed over, never read
+// row by row, so a load may leave a key in more than one row (see the
+// store's rollup.go); every column not listed as a key is additive except
+// first_time (min) and last_time (max).
+const (
+	// TrafficHour has one row per app, UTC hour, and combination of
+	// api_id, stage, method, route, status, error_type, rejected and
+	// lat_bucket (NULL when the latency is absent). Measures: n, lat_sum,
+	// lat_n, bytes_sum, bytes_n.
+	TrafficHour = "rollup_traffic_hour"
+	// UserHour has one row per app, UTC hour, user_id and logged
+	// company_id (either NULL when absent; the query resolves the company
+	// against users.company_id). Every event is counted in it, so its
+	// totals equal TrafficHour's. Measures: n, n_4xx, n_5xx, n_rejected,
+	// lat_sum, lat_n, bytes_sum, bytes_n, first_time, last_time.
+	UserHour = "rollup_user_hour"
+)

@@ -1,0 +1,95 @@
+package duckdb
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
+)
+
+// rollupSchema creates the rollup tables (see package query/rollup for
+// their contract) and, once, fills them from the events already stored, so
+// that a database created before rollups existed answers the same. The
+// fill runs in one transaction with the marker that says it ran.
+var rollupSchema = []string{
+	`CREATE TABLE IF NOT EXISTS ` + rollup.TrafficHour + ` (
+		app_id VARCHAR NOT NULL,
+		hour TIMESTAMP NOT NULL,
+		api_id VARCHAR,
+		stage VARCHAR,
+		method VARCHAR,
+		route VARCHAR,
+		status INTEGER,
+		error_type VARCHAR,
+		rejected BOOLEAN NOT NULL,
+		lat_bucket SMALLINT,
+		n BIGINT NOT NULL,
+		lat_sum DOUBLE NOT NULL,
+		lat_n BIGINT NOT NULL,
+		bytes_sum BIGINT NOT NULL,
+		bytes_n BIGINT NOT NULL,
+		compacted BOOLEAN NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHour + ` (
+		app_id VARCHAR NOT NULL,
+		hour TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		n BIGINT NOT NULL,
+		n_4xx BIGINT NOT NULL,
+		n_5xx BIGINT NOT NULL,
+		n_rejected BIGINT NOT NULL,
+		lat_sum DOUBLE NOT NULL,
+		lat_n BIGINT NOT NULL,
+		bytes_sum BIGINT NOT NULL,
+		bytes_n BIGINT NOT NULL,
+		first_time TIMESTAMP NOT NULL,
+		last_time TIMESTAMP NOT NULL,
+		compacted BOOLEAN NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL)`,
+	`BEGIN TRANSACTION;
+	INSERT INTO ` + rollup.TrafficHour + `
+		SELECT app_id, date_trunc('hour', time), api_id, stage, method, route, status, error_type,
+			` + rejectedSQL + `, ` + latBucketSQL + ` AS b,
+			count(*), coalesce(sum(latency_ms), 0), count(latency_ms), coalesce(sum(response_bytes), 0), count(response_bytes), true
+		FROM events WHERE NOT EXISTS (SELECT 1 FROM rollup_state)
+		GROUP BY ALL;
+	INSERT INTO ` + rollup.UserHour + `
+		SELECT app_id, date_trunc('hour', time), user_id, company_id, count(*),
+			count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status BETWEEN 500 AND 599),
+			count(*) FILTER (WHERE ` + rejectedSQL + `),
+			coalesce(sum(latency_ms), 0), count(latency_ms), coalesce(sum(response_bytes), 0), count(response_bytes),
+			min(time), max(time), true
+		FROM events WHERE NOT EXISTS (SELECT 1 FROM rollup_state)
+		GROUP BY ALL;
+	INSERT INTO rollup_state SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
+	COMMIT`,
+}
+
+// rejectedSQL and latBucketSQL are rollup.RejectedAtGateway and
+// rollup.Bucket over the events table, for the one-time fill; the test
+// TestRollupBackfillMatchesLoader holds them to the Go definitions.
+var (
+	rejectedSQL = fmt.Sprintf(`coalesce(status >= 400 AND CASE WHEN error_type IS NOT NULL THEN error_type IN (%s)
+		ELSE integration_latency_ms IS NULL AND NOT coalesce(json_exists(metadata, '$."%s"'), false) AND status IN (%s) END, false)`,
+		quoteList(rollup.GatewayResponseTypes), rollup.IntegrationStatusKey, intList(rollup.SeedRejectionStatuses))
+	latBucketSQL = fmt.Sprintf(`CASE WHEN latency_ms IS NULL OR latency_ms < 0 THEN NULL WHEN latency_ms < 1 THEN 0
+		ELSE least(floor(ln(latency_ms) / ln(%g))::INTEGER + 1, %d) END`, rollup.Gamma, rollup.MaxBucket)
+)
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = "'" + sqlString(s) + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+func intList(ns []int) string {
+	q := make([]string, len(ns))
+	for i, n := range ns {
+		q[i] = fmt.Sprint(n)
+	}
+	return strings.Join(q, ", ")
+}
