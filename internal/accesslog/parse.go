@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -88,9 +89,13 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 		LatencyMs: event.Absent, IntegrationLatencyMs: event.Absent,
 	}
 	p.md.reset()
-	var f fields
+	// Every string the event keeps is copied into one block the size of the
+	// line (values never grow when unescaped, but replacement of invalid
+	// UTF-8 can: then the block grows, and earlier strings keep the old
+	// one alive). One allocation per event instead of one per field.
+	f := fields{block: make([]byte, 0, len(line))}
 	obj.Visit(func(key []byte, val *fastjson.Value) {
-		f.set(string(key), val, ev, &p.md)
+		f.set(key, val, ev, &p.md)
 	})
 	if ev.RequestID == "" {
 		return invalid("missing_request_id", "no requestId")
@@ -136,18 +141,33 @@ func (p *Parser) Parse(line []byte, ctx *Context, ev *event.Event) error {
 // anything.
 type fields struct {
 	user, route, epoch, clf, claimsSub string
+	block                              []byte
 }
 
-func (f *fields) set(key string, val *fastjson.Value, ev *event.Event, meta *metadata) {
-	s, ok := scalar(val)
+// keep copies b into the event's block and returns it as a string.
+func (f *fields) keep(b []byte) string {
+	start := len(f.block)
+	f.block = append(f.block, b...)
+	return unsafe.String(unsafe.SliceData(f.block[start:]), len(b))
+}
+
+// set files one key of the line. Metadata entries may alias the line: they
+// are written out before Parse returns.
+func (f *fields) set(keyb []byte, val *fastjson.Value, ev *event.Event, meta *metadata) {
+	key := view(keyb)
+	raw, ok := scalar(val)
 	if !ok {
 		// Objects and arrays have no column; keep them whole.
 		meta.setValue(key, val)
 		return
 	}
-	if s == "" || s == "-" {
+	if len(raw) == 0 || len(raw) == 1 && raw[0] == '-' {
 		return // absent, whatever the key
 	}
+	if !utf8.Valid(raw) {
+		raw = []byte(toValidUTF8(string(raw)))
+	}
+	s := f.keep(raw)
 	switch key {
 	case "requestId":
 		ev.RequestID = s
@@ -238,23 +258,28 @@ func (f *fields) set(key string, val *fastjson.Value, ev *event.Event, meta *met
 	}
 }
 
-// scalar returns a string, number or boolean value as text, and reports
-// false for objects and arrays. null reads as absent.
-func scalar(v *fastjson.Value) (string, bool) {
+// scalar returns a string, number or boolean value as text (aliasing the
+// parser's memory), and reports false for objects and arrays. null reads
+// as absent.
+func scalar(v *fastjson.Value) ([]byte, bool) {
 	switch v.Type() {
 	case fastjson.TypeString:
-		b := v.GetStringBytes()
-		if !utf8.Valid(b) {
-			return toValidUTF8(string(b)), true
-		}
-		return string(b), true
+		return v.GetStringBytes(), true
 	case fastjson.TypeNull:
-		return "", true
+		return nil, true
 	case fastjson.TypeObject, fastjson.TypeArray:
-		return "", false
+		return nil, false
 	default:
-		return string(v.MarshalTo(nil)), true
+		return v.MarshalTo(nil), true
 	}
+}
+
+// view is b as a string without a copy; it lives as long as b's memory.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // MaskSecret keeps the last four characters of a credential so that keys

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // sdkDir is the Node project that drives the official Moesif SDKs.
