@@ -9,21 +9,41 @@ BIN := bin/gatescope
 FUZZTIME ?= 5s
 LONG_FUZZTIME ?= 2m
 
-.PHONY: all build test unit fuzz-short fuzz demo bench vet clean
+.PHONY: all build test unit fuzz-short fuzz demo bench vet clean web web-test
 
 all: build
 
-build:
+# web: the dashboard (web/), built by npm (Vite) into web/dist/app, which
+# web/embed.go embeds into the binary. npm ci runs again only when the lock
+# file changes; the build only when a source changes.
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_SRC := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/dist/app/index.html: $(WEB_DEPS) $(WEB_SRC)
+	cd web && npm run build
+
+web: web/dist/app/index.html
+
+# web-test: the dashboard's unit tests (Vitest).
+web-test: $(WEB_DEPS)
+	cd web && npm test
+
+build: web
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatescope
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal deploy scripts)" || { gofmt -l cmd internal deploy scripts; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal deploy scripts web/*.go)" || { gofmt -l cmd internal deploy scripts web/*.go; echo "gofmt needed"; exit 1; }
 
-# test: vet, every package's tests, then each fuzz target briefly.
-test: vet unit fuzz-short
+# test: vet, the dashboard's unit tests, every package's tests (the browser
+# test in web/ among them, on the built dashboard), then each fuzz target
+# briefly.
+test: vet web-test unit fuzz-short
 
-unit:
+unit: web
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz-short:
@@ -41,4 +61,4 @@ bench: build
 	scripts/bench.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin web/dist/app

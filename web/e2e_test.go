@@ -111,6 +111,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Only this run's pictures: drop the previous run's.
+	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 	env := append(os.Environ(),
 		"GATESCOPE_URL="+base, "GATESCOPE_TOKEN="+token, "GATESCOPE_APP="+app.ID,
 		"GATESCOPE_SCREENSHOTS="+shots, "CHROMIUM="+chromiumPath)

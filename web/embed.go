@@ -117,9 +117,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, name, cache)
 		return
 	}
-	// A missing asset is a 404, not the app: a stale page must not get HTML
-	// for its script. Any other path is a client-side route.
-	if strings.HasPrefix(name, "assets/") || path.Ext(name) != "" {
+	// A missing asset or top-level file (favicon.ico) is a 404, not the
+	// app: a stale page must not get HTML for its script. Any other path is
+	// a client-side route, dots and all (/users/jane.doe).
+	if strings.HasPrefix(name, "assets/") || (!strings.Contains(name, "/") && path.Ext(name) != "") {
 		http.NotFound(w, r)
 		return
 	}

@@ -26,6 +26,8 @@ func TestHandler(t *testing.T) {
 		{"root", "GET", "/", 200, "<!doctype html>", "text/html", "no-cache"},
 		{"index by name", "GET", "/index.html", 200, "<!doctype html>", "text/html", "no-cache"},
 		{"client route", "GET", "/users/u-1", 200, "<!doctype html>", "text/html", "no-cache"},
+		{"client route with a dot", "GET", "/users/jane.doe", 200, "<!doctype html>", "text/html", "no-cache"},
+		{"client route with an escaped slash", "GET", "/users/arn:aws:iam::1:user%2Fsvc-7", 200, "<!doctype html>", "text/html", "no-cache"},
 		{"client route with query", "GET", "/explorer?view=segmentation", 200, "<!doctype html>", "text/html", "no-cache"},
 		{"hashed script", "GET", "/assets/index-abc123.js", 200, "console.log", "javascript", "public, max-age=31536000, immutable"},
 		{"hashed style", "GET", "/assets/index-def456.css", 200, "body{}", "text/css", "public, max-age=31536000, immutable"},

@@ -14,7 +14,7 @@ export default defineConfig({
   server: {
     // `npm run dev` proxies the API to a local `gatescope serve`
     // (GATESCOPE_URL, default http://127.0.0.1:8080).
-    proxy: { '/api': (globalThis as any).process?.env?.GATESCOPE_URL ?? 'http://127.0.0.1:8080' },
+    proxy: { '/api': { target: (globalThis as any).process?.env?.GATESCOPE_URL ?? 'http://127.0.0.1:8080', changeOrigin: false } },
   },
   test: {
     include: ['src/**/*.test.ts'],

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,14 +135,28 @@ func sameOrigin(r *http.Request) bool {
 }
 
 // originOK accepts a request without Origin (not a cross-site browser
-// request) or whose Origin is this server's own.
+// request) or whose Origin is this server's own: its Host, or the
+// X-Forwarded-Host a reverse proxy in front of it set. A cross-site page
+// cannot add X-Forwarded-Host itself: that needs a CORS preflight, which
+// Gatescope never grants.
 func originOK(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
 	u, err := url.Parse(o)
-	return err == nil && u.Host != "" && u.Host == r.Host
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	for _, h := range strings.Split(r.Header.Get("X-Forwarded-Host"), ",") {
+		if h = strings.TrimSpace(h); h != "" && h == u.Host {
+			return true
+		}
+	}
+	return false
 }
 
 // login exchanges the admin token for a session cookie. It needs no
@@ -171,9 +186,16 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: id, Path: "/", Expires: exp, MaxAge: int(time.Until(exp).Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r),
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"expires_at": exp.UTC()})
+}
+
+// secure reports whether the browser reached Gatescope over TLS: directly,
+// or through a TLS-terminating proxy that says so. A client forging the
+// header only makes its own cookie stricter.
+func secure(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // session describes the caller's session; it answers 200 to any valid
@@ -195,7 +217,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) error {
 		a.sessions.delete(c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -134,6 +134,10 @@ func TestLoginCookie(t *testing.T) {
 	if c.Secure {
 		t.Error("cookie is Secure over plain HTTP: the browser would never send it back")
 	}
+	_, _, resp = e.call(t, http.DefaultClient, "POST", "/api/v1/session", `{"token":"`+dashToken+`"}`, map[string]string{"X-Forwarded-Proto": "https"})
+	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure {
+		t.Errorf("behind a TLS-terminating proxy the cookie is not Secure: %v", resp.Header["Set-Cookie"])
+	}
 	if strings.Contains(c.Value, dashToken) || len(c.Value) < 40 {
 		t.Errorf("cookie value %q is the token or too short to be a random id", c.Value)
 	}
@@ -162,6 +166,8 @@ func TestSessionAuthorizes(t *testing.T) {
 		{"write from another origin", "POST", "/api/v1/apps", `{"name":"x"}`, map[string]string{CSRFHeader: "1", "Origin": "http://evil.example"}, http.StatusForbidden},
 		{"write same origin", "POST", "/api/v1/apps", `{"name":"Orders"}`, map[string]string{CSRFHeader: "1", "Origin": e.srv.URL}, http.StatusCreated},
 		{"write without Origin", "POST", "/api/v1/apps", `{"name":"Billing"}`, map[string]string{CSRFHeader: "1"}, http.StatusCreated},
+		{"write through a proxy", "POST", "/api/v1/apps", `{"name":"Proxied"}`, map[string]string{CSRFHeader: "1", "Origin": "https://gs.example.com", "X-Forwarded-Host": "gs.example.com"}, http.StatusCreated},
+		{"proxy header for another host", "POST", "/api/v1/apps", `{"name":"x"}`, map[string]string{CSRFHeader: "1", "Origin": "https://evil.example", "X-Forwarded-Host": "gs.example.com"}, http.StatusForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,8 +180,8 @@ func TestSessionAuthorizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 {
-		t.Fatalf("%d apps created, want exactly the 2 same-origin writes", len(list))
+	if len(list) != 3 {
+		t.Fatalf("%d apps created, want exactly the 3 same-origin writes", len(list))
 	}
 
 	// Logging out ends the session server-side: replaying the old cookie

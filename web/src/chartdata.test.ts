@@ -34,3 +34,10 @@ describe('toColumns', () => {
     expect(c.series[0].label).toBe('(none)');
   });
 });
+
+describe('an answer without data', () => {
+  it('has no columns', () => {
+    const c = toColumns({ interval: '1h', metric: 'count', from: '', to: '', series: null as unknown as [] });
+    expect(c).toEqual({ x: [], series: [] });
+  });
+});

@@ -16,13 +16,15 @@ export function groupLabel(s: Series): string {
 
 /** Aligns every series on the union of their buckets; a missing bucket is null. */
 export function toColumns(ts: TimeSeries): Columns {
+  // An API answer with no data may carry series: null.
+  const all = ts.series ?? [];
   const times = new Set<number>();
-  for (const s of ts.series) for (const p of s.points) times.add(Date.parse(p.t));
+  for (const s of all) for (const p of s.points ?? []) times.add(Date.parse(p.t));
   const x = [...times].filter((t) => !Number.isNaN(t)).sort((a, b) => a - b);
   const index = new Map(x.map((t, i) => [t, i]));
-  const series = ts.series.map((s) => {
+  const series = all.map((s) => {
     const values = new Array<number | null>(x.length).fill(null);
-    for (const p of s.points) {
+    for (const p of s.points ?? []) {
       const i = index.get(Date.parse(p.t));
       if (i !== undefined) values[i] = p.v;
     }

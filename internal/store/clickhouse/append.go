@@ -62,9 +62,6 @@ func (s *Store) append(ctx context.Context, b *store.Batch, received time.Time) 
 			return res, nil
 		}
 	}
-	for i := range b.Events {
-		b.Events[i].Received = received
-	}
 	fresh, err := s.freshEvents(ctx, b.Events)
 	if err != nil {
 		return res, retryable("look up stored events", err)
@@ -95,7 +92,8 @@ func (s *Store) append(ctx context.Context, b *store.Batch, received time.Time) 
 
 func (s *Store) batchStored(ctx context.Context, app, id string) (bool, error) {
 	var n uint64
-	err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.lay.q(batchesTable.name)+" WHERE app_id = ? AND batch_id = ?", app, id).Scan(&n)
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.lay.q(batchesTable.name)+" WHERE app_id = ? AND batch_id = ?",
+		validText(app), validText(id)).Scan(&n)
 	return n > 0, err
 }
 
@@ -135,13 +133,16 @@ func clampTime(t time.Time) time.Time {
 
 type eventKey struct{ app, requestID string }
 
+// keyOf is an event's key as stored (text is stored valid UTF-8).
+func keyOf(e *event.Event) eventKey { return eventKey{validText(e.AppID), validText(e.RequestID)} }
+
 // freshEvents returns the events of the batch that are stored neither
 // earlier in the batch nor in the table, in batch order.
 func (s *Store) freshEvents(ctx context.Context, evs []event.Event) ([]*event.Event, error) {
 	seen := make(map[eventKey]bool, len(evs))
 	cand := make([]*event.Event, 0, len(evs))
 	for i := range evs {
-		k := eventKey{evs[i].AppID, evs[i].RequestID}
+		k := keyOf(&evs[i])
 		if !seen[k] {
 			seen[k] = true
 			cand = append(cand, &evs[i])
@@ -152,7 +153,7 @@ func (s *Store) freshEvents(ctx context.Context, evs []event.Event) ([]*event.Ev
 	}
 	// The batch's keys travel as an external table; the lookup reads only
 	// the granules of the batch's time span (the key starts app_id, time).
-	keys, err := ext.NewTable("batch_keys", ext.Column("app_id", "String"), ext.Column("time", "DateTime"), ext.Column("request_id", "String"))
+	keys, err := ext.NewTable("batch_keys", ext.Column("app_id", "String"), ext.Column("time", dateTime), ext.Column("request_id", "String"))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +166,8 @@ func (s *Store) freshEvents(ctx context.Context, evs []event.Event) ([]*event.Ev
 		if t.After(hi) {
 			hi = t
 		}
-		if err := keys.Append(e.AppID, t, e.RequestID); err != nil {
+		k := keyOf(e)
+		if err := keys.Append(k.app, t, k.requestID); err != nil {
 			return nil, err
 		}
 	}
@@ -192,7 +194,7 @@ func (s *Store) freshEvents(ctx context.Context, evs []event.Event) ([]*event.Ev
 	}
 	fresh := cand[:0]
 	for _, e := range cand {
-		if !stored[eventKey{e.AppID, e.RequestID}] {
+		if !stored[keyOf(e)] {
 			fresh = append(fresh, e)
 		}
 	}
@@ -209,13 +211,14 @@ const maxDaysPerInsert = 90
 
 // insertEvents writes evs, at most maxDaysPerInsert daily partitions per
 // INSERT. A batch normally spans a minute or two and needs one.
-func (s *Store) insertEvents(ctx context.Context, evs []*event.Event) error {
+// received[i] is when event i's batch arrived.
+func (s *Store) insertEvents(ctx context.Context, evs []*event.Event, received []time.Time) error {
 	for len(evs) > 0 {
 		n := prefixWithinDays(evs, maxDaysPerInsert)
-		if err := s.insertEventChunk(ctx, evs[:n]); err != nil {
+		if err := s.insertEventChunk(ctx, evs[:n], received[:n]); err != nil {
 			return err
 		}
-		evs = evs[n:]
+		evs, received = evs[n:], received[n:]
 	}
 	return nil
 }
@@ -235,8 +238,8 @@ func prefixWithinDays(evs []*event.Event, max int) int {
 	return len(evs)
 }
 
-func (s *Store) insertEventChunk(ctx context.Context, evs []*event.Event) error {
-	cols := newEventColumns(evs)
+func (s *Store) insertEventChunk(ctx context.Context, evs []*event.Event, received []time.Time) error {
+	cols := newEventColumns(evs, received)
 	bt, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.lay.q(eventsTable.name)+" "+insertColumns(eventsTable))
 	if err != nil {
 		return err

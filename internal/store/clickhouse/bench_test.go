@@ -100,7 +100,7 @@ func BenchmarkDedupRead(b *testing.B) {
 				ptrs[i] = &evs[i]
 			}
 			for chunk := range slices.Chunk(ptrs, 100_000) {
-				if err := s.insertEvents(ctx, chunk); err != nil {
+				if err := s.insertEvents(ctx, chunk, arrivals(len(chunk))); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -163,7 +163,7 @@ func TestCopiesFoldUnderFinal(t *testing.T) {
 				ptrs[i] = &evs[i]
 			}
 			for range 2 {
-				if err := s.insertEvents(ctx, ptrs); err != nil {
+				if err := s.insertEvents(ctx, ptrs, arrivals(len(ptrs))); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -198,7 +198,7 @@ func TestRetryAfterPartialWrite(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		half = append(half, &evs[i])
 	}
-	if err := s.insertEvents(ctx, half); err != nil {
+	if err := s.insertEvents(ctx, half, arrivals(len(half))); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Append(ctx, &store.Batch{AppID: "app1", ID: "b1", Events: evs})
@@ -209,4 +209,14 @@ func TestRetryAfterPartialWrite(t *testing.T) {
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM events WHERE app_id = 'app1'").Scan(&n); err != nil || n != 200 {
 		t.Fatalf("%d rows (%v), want 200", n, err)
 	}
+}
+
+// arrivals is n arrival times of now, for inserts behind Append's back.
+func arrivals(n int) []time.Time {
+	out := make([]time.Time, n)
+	now := time.Now()
+	for i := range out {
+		out[i] = now
+	}
+	return out
 }

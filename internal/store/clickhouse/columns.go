@@ -24,7 +24,7 @@ type eventColumns struct {
 	tail             [12][]string // ip .. error_type, metadata
 }
 
-func newEventColumns(evs []*event.Event) *eventColumns {
+func newEventColumns(evs []*event.Event, received []time.Time) *eventColumns {
 	n := len(evs)
 	c := &eventColumns{
 		appID: make([]string, n), requestID: make([]string, n), tm: make([]time.Time, n), ms: make([]uint16, n),
@@ -43,7 +43,7 @@ func newEventColumns(evs []*event.Event) *eventColumns {
 		c.requestID[i] = validText(e.RequestID)
 		c.tm[i] = t.Truncate(time.Second)
 		c.ms[i] = uint16(t.Nanosecond() / int(time.Millisecond))
-		c.received[i] = clampTime(e.Received.UTC()).Truncate(time.Second)
+		c.received[i] = clampTime(received[i].UTC()).Truncate(time.Second)
 		c.source[i] = string(e.Source)
 		for j, s := range [...]string{e.APIID, e.Stage, e.Method, e.Path, e.Route, e.Host, e.Protocol} {
 			c.head[j][i] = validText(s)

@@ -65,6 +65,7 @@ func (s *Store) commit(ctx context.Context, group []*delivery) error {
 	seen := map[eventKey]bool{}
 	batches := map[eventKey]bool{}
 	var evs []*event.Event
+	var recv []time.Time
 	var rejected []rejectedRow
 	var markers []*delivery
 	for _, d := range group {
@@ -79,13 +80,14 @@ func (s *Store) commit(ctx context.Context, group []*delivery) error {
 			markers = append(markers, d)
 		}
 		for _, e := range d.events {
-			k := eventKey{e.AppID, e.RequestID}
+			k := keyOf(e)
 			if seen[k] {
 				d.res.Duplicates++
 				continue
 			}
 			seen[k] = true
 			evs = append(evs, e)
+			recv = append(recv, d.received)
 			d.res.Stored++
 		}
 		rejected = append(rejected, d.rejected...)
@@ -98,7 +100,7 @@ func (s *Store) commit(ctx context.Context, group []*delivery) error {
 		op string
 		fn func() error
 	}{
-		{"insert events", func() error { return s.insertEvents(ctx, evs) }},
+		{"insert events", func() error { return s.insertEvents(ctx, evs, recv) }},
 		{"insert rejected records", func() error { return s.insertRejected(ctx, rejected) }},
 		{"record users", func() error { return s.insertProfileRows(ctx, usersKind, users) }},
 		{"record companies", func() error { return s.insertProfileRows(ctx, compKind, companies) }},

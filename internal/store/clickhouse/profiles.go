@@ -27,26 +27,10 @@ import (
 
 type profileKey struct{ app, id string }
 
-// sighting is what one batch's events say about a profile.
-type sighting struct {
-	first, last time.Time
-	attr        string // users: the company of the latest event that logged one
-	attrAt      time.Time
-	attrRecv    time.Time // when that event's batch arrived
-}
-
-// attrOrder orders the writes of a user's company (a company's domain) as
-// the DuckDB store applies them: the last to arrive wins, and an update
-// that arrives with events wins over them (DuckDB loads events first). An
-// update's company is the winner of its profile's log by modified time
-// (package profile); it is ordered by when the update that set it arrived.
-func attrOrder(received time.Time, update bool) uint64 {
-	o := (unixMilli(received) + 1) << 1 // never 0, which means "no attr"
-	if update {
-		o |= 1
-	}
-	return o
-}
+// sighting is what a group's events say about a profile: when it was
+// first and last seen. A companyId logged on an event is that event's own
+// and links no user (PRODUCT.md section 6).
+type sighting struct{ first, last time.Time }
 
 // sightingRows turns a group's events into profile rows: one per user and
 // one per company.
@@ -56,10 +40,7 @@ func sightingRows(evs []*event.Event) (users, companies []profileRow) {
 	for _, e := range evs {
 		t := clampTime(e.Time.UTC())
 		if e.UserID != "" {
-			sg := see(um, profileKey{e.AppID, e.UserID}, t)
-			if e.CompanyID != "" && (e.Received.After(sg.attrRecv) || e.Received.Equal(sg.attrRecv) && !t.Before(sg.attrAt)) {
-				sg.attr, sg.attrAt, sg.attrRecv = e.CompanyID, t, e.Received
-			}
+			see(um, profileKey{e.AppID, e.UserID}, t)
 		}
 		if e.CompanyID != "" {
 			see(cm, profileKey{e.AppID, e.CompanyID}, t)
@@ -68,11 +49,7 @@ func sightingRows(evs []*event.Event) (users, companies []profileRow) {
 	rows := func(m map[profileKey]*sighting) []profileRow {
 		out := make([]profileRow, 0, len(m))
 		for k, sg := range m {
-			r := profileRow{key: k, first: sg.first, last: sg.last, attr: sg.attr}
-			if sg.attr != "" {
-				r.attrAt = attrOrder(sg.attrRecv, false)
-			}
-			out = append(out, r)
+			out = append(out, profileRow{key: k, first: sg.first, last: sg.last})
 		}
 		return out
 	}
@@ -257,7 +234,7 @@ func (s *Store) readLogs(ctx context.Context, k profileKind, upd []update) (map[
 }
 
 // mergeLog folds a profile's log into one input row. The order is total
-// (ties in modified time by arrival second, then content), so every
+// (ties in modified time by arrival, then content), so every
 // collector that reads the same rows writes the same result. Metadata that
 // is not an object is skipped, as the DuckDB store does: the receivers
 // validate it, and failing here would fail every later update.
@@ -276,11 +253,14 @@ func mergeLog(key profileKey, attrName string, log []logRow) (profileRow, error)
 		}
 		meta, times = m.Metadata, m.Times
 		if v, ok := m.Fields[attrName]; ok {
-			r.attr, r.attrAt = v, attrOrder(time.UnixMilli(int64(l.received)), true)
+			r.attr = v
 		}
 		r.modifiedAt = max(r.modifiedAt, l.modified)
 	}
 	r.metadata, r.times = string(meta), string(times)
+	// The attribute is the log's too, so the row with the highest version
+	// carries it, whether or not the log ever set it.
+	r.attrAt = r.version
 	return r, nil
 }
 

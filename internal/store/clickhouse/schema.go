@@ -10,6 +10,10 @@ import (
 // add columns to these lists, never change or remove them: Open adds what
 // a table lacks (see migrate.go).
 
+// dateTime is every time column's type: pinned to UTC, so that daily
+// partitions and time functions are UTC days whatever the server's zone.
+const dateTime = "DateTime('UTC')"
+
 // column is one column: its name and type, possibly with DEFAULT or ALIAS.
 type column struct{ name, typ string }
 
@@ -78,9 +82,9 @@ var eventsTable = func() table {
 			[]column{
 				{"app_id", "String"},
 				{"request_id", "String"},
-				{"time", "DateTime"},
+				{"time", dateTime},
 				{"ms", "UInt16"}, // 18.16 has no DateTime64: the milliseconds of time
-				{"received_at", "DateTime"},
+				{"received_at", dateTime},
 				{"source", "String"},
 			},
 			headS, nums, tailS,
@@ -102,7 +106,7 @@ var rejectedTable = table{
 	name: "rejected",
 	columns: []column{
 		{"app_id", "String"},
-		{"received_at", "DateTime"},
+		{"received_at", dateTime},
 		{"source", "String"},
 		{"reason", "String"},
 		{"batch_id", "Nullable(String)"},
@@ -121,7 +125,7 @@ var batchesTable = table{
 	columns: []column{
 		{"app_id", "String"},
 		{"batch_id", "String"},
-		{"received_at", "DateTime"},
+		{"received_at", dateTime},
 		{"events", "UInt64"},
 	},
 	engine:      "ReplacingMergeTree PARTITION BY toYYYYMMDD(received_at) ORDER BY (app_id, batch_id)",
@@ -135,7 +139,7 @@ var appsTable = table{
 		{"app_id", "String"},
 		{"name", "String"},
 		{"application_id", "String"},
-		{"created_at", "DateTime"},
+		{"created_at", dateTime},
 		{"created_us", "Int64"}, // Unix microseconds: Apps returns the time it was given
 	},
 	engine:  "ReplacingMergeTree ORDER BY app_id",
@@ -143,9 +147,8 @@ var appsTable = table{
 }
 
 // profileKind is users or companies: a profile built from two sources.
-// Events report sightings (first and last seen, the user's logged
-// company); the Moesif-compatible API sends updates (company or domain,
-// metadata). Both become rows of the input table (Null engine), which a
+// Events report sightings (first and last seen); the Moesif-compatible API
+// sends updates (a user's company, a company's domain, metadata). Both become rows of the input table (Null engine), which a
 // materialized view folds into aggregate states (AggregatingMergeTree), so
 // that concurrent collectors only ever insert: min, max and argMax give the
 // same result whatever the order and however often a row is repeated. The
@@ -153,7 +156,7 @@ var appsTable = table{
 type profileKind struct {
 	name    string // users or companies: the read view
 	idCol   string // user_id or company_id
-	attr    string // company_id or domain: set by the latest update (and, for users, the latest event)
+	attr    string // company_id or domain: set by updates only
 	updates table  // the log of updates, read back to merge metadata
 }
 
@@ -189,10 +192,10 @@ func (k profileKind) input() table {
 		columns: []column{
 			{"app_id", "String"},
 			{k.idCol, "String"},
-			{"first_seen", "DateTime"},
-			{"last_seen", "DateTime"},
+			{"first_seen", dateTime},
+			{"last_seen", dateTime},
 			{k.attr, "String"},
-			{"attr_at", "UInt64"}, // attrOrder of the row; 0 when it sets no attr
+			{"attr_at", "UInt64"}, // version for update rows; 0 for sightings, which carry no attr
 			{"version", "UInt64"},
 			{"metadata", "String"},
 			{"metadata_modified", "String"},
@@ -209,8 +212,8 @@ func (k profileKind) state() table {
 		columns: []column{
 			{"app_id", "String"},
 			{k.idCol, "String"},
-			{"first_state", "AggregateFunction(min, DateTime)"},
-			{"last_state", "AggregateFunction(max, DateTime)"},
+			{"first_state", "AggregateFunction(min, " + dateTime + ")"},
+			{"last_state", "AggregateFunction(max, " + dateTime + ")"},
 			{"attr_state", "AggregateFunction(argMax, String, UInt64)"},
 			{"metadata_state", "AggregateFunction(argMax, String, UInt64)"},
 			{"times_state", "AggregateFunction(argMax, String, UInt64)"},
@@ -253,13 +256,13 @@ func (k profileKind) viewQuery(db, state string) string {
 	return fmt.Sprintf(`SELECT app_id, %[3]s, first_seen, last_seen, %[4]s, metadata, metadata_modified, modified_at FROM (
 		SELECT app_id, %[3]s,
 			maxMerge(last_state) AS last_raw,
-			if(last_raw = toDateTime(0), NULL, minMerge(first_state)) AS first_seen,
-			if(last_raw = toDateTime(0), NULL, last_raw) AS last_seen,
+			if(last_raw = toDateTime(0, 'UTC'), NULL, minMerge(first_state)) AS first_seen,
+			if(last_raw = toDateTime(0, 'UTC'), NULL, last_raw) AS last_seen,
 			nullIf(argMaxMerge(attr_state), '') AS %[4]s,
 			nullIf(argMaxMerge(metadata_state), '') AS metadata,
 			nullIf(argMaxMerge(times_state), '') AS metadata_modified,
 			maxMerge(modified_state) AS modified_raw,
-			if(modified_raw = 0, NULL, toDateTime(intDiv(modified_raw, 1000))) AS modified_at
+			if(modified_raw = 0, NULL, toDateTime(intDiv(modified_raw, 1000), 'UTC')) AS modified_at
 		FROM %[1]s.%[2]s GROUP BY app_id, %[3]s)`, db, state, k.idCol, k.attr)
 }
 

@@ -7,6 +7,17 @@ export function StatusBadge({ status }: { status: number | null | undefined }) {
   return <span class={`badge s${c.charAt(0) || 'x'}`}>{status ?? '–'}</span>;
 }
 
+/** The date part folds away on a phone: the time of day stays. */
+function TimeCell({ iso }: { iso: string }) {
+  const [d, t] = formatTime(iso).split(' ');
+  return (
+    <>
+      <span class="hide-narrow">{d} </span>
+      {t ?? d}
+    </>
+  );
+}
+
 /** Events, newest first; a click opens one. */
 export function EventTable({ events, onOpen, compact = false, testid = 'event-table' }: { events: Event[]; onOpen: (e: Event) => void; compact?: boolean; testid?: string }) {
   return (
@@ -16,9 +27,9 @@ export function EventTable({ events, onOpen, compact = false, testid = 'event-ta
           <tr>
             <th>Time</th>
             <th>Status</th>
-            <th>Method</th>
+            <th class="hide-narrow">Method</th>
             <th>Path</th>
-            {!compact && <th>User</th>}
+            {!compact && <th class="hide-narrow">User</th>}
             {!compact && <th class="hide-narrow">Company</th>}
             <th class="num">Latency</th>
           </tr>
@@ -26,7 +37,9 @@ export function EventTable({ events, onOpen, compact = false, testid = 'event-ta
         <tbody>
           {events.map((e) => (
             <tr key={e.request_id} class="clickable" data-request-id={e.request_id} onClick={() => onOpen(e)} tabIndex={0} onKeyDown={(k) => k.key === 'Enter' && onOpen(e)}>
-              <td class="nowrap mono">{formatTime(e.time)}</td>
+              <td class="nowrap mono">
+                <TimeCell iso={e.time} />
+              </td>
               <td>
                 <StatusBadge status={e.status} />
                 {e.rejected_at_gateway && (
@@ -35,12 +48,12 @@ export function EventTable({ events, onOpen, compact = false, testid = 'event-ta
                   </span>
                 )}
               </td>
-              <td class="mono">{e.method ?? '–'}</td>
+              <td class="mono hide-narrow">{e.method ?? '–'}</td>
               <td class="mono ellipsis" title={e.path ?? ''}>
                 {e.path ?? '–'}
               </td>
               {!compact && (
-                <td class="ellipsis user" title={e.user_id ?? ''}>
+                <td class="ellipsis user hide-narrow" title={e.user_id ?? ''}>
                   {e.user_id ?? <span class="muted">anonymous</span>}
                 </td>
               )}

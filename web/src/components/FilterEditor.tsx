@@ -75,7 +75,7 @@ export function FilterEditor({ rows, onChange, testid = 'filters', max = 8 }: { 
               data-testid={`${testid}-value-${i}`}
               value={r.value}
               placeholder={placeholder(r.op, r.field)}
-              onChange={(e) => set(i, { value: (e.target as HTMLInputElement).value })}
+              onInput={(e) => set(i, { value: (e.target as HTMLInputElement).value })}
             />
             <button type="button" class="btn icon" aria-label="Remove condition" onClick={() => onChange(rows.filter((_, j) => j !== i))}>
               ×

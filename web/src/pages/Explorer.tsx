@@ -130,7 +130,7 @@ export function Explorer() {
         <FilterEditor rows={rows} onChange={setRows} testid="explorer-filters" />
       </div>
       <section class="card">
-        <Guard {...res} isEmpty={(d) => ('series' in d ? d.series.length === 0 : d.rows.length === 0)} empty={<Empty title="No events match">Widen the range or remove a filter.</Empty>}>
+        <Guard {...res} isEmpty={(d) => ('series' in d ? !d.series?.some((s) => s.points?.some((p) => p.v)) : !d.rows?.length)} empty={<Empty title="No events match">Widen the range or remove a filter.</Empty>}>
           {(d) => ('series' in d ? <SeriesView ts={d} metric={metric} /> : <SegView seg={d} st={st} onSort={(sort) => set({ sort })} />)}
         </Guard>
       </section>

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { post } from '../api';
 import { useApp } from '../context';
 import { navigate, useLocation } from '../router';
@@ -30,6 +30,11 @@ export function Funnels() {
       setRun({ loading: false, error: e as Error });
     }
   };
+  // A shared link carries its definition: show its answer straight away.
+  useEffect(() => {
+    if (new URLSearchParams(loc.search).has('def')) execute(saved);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
   const setStep = (i: number, patch: Partial<FunnelState['steps'][number]>) => setSt({ ...st, steps: st.steps.map((s, j) => (j === i ? { ...s, ...patch } : s)) });
 
   return (

@@ -5,7 +5,7 @@ import { get } from '../api';
 import { useApp } from '../context';
 import { useAsync, useDebounced } from '../hooks';
 import { navigate, useLocation } from '../router';
-import { toColumns } from '../chartdata';
+import { toColumns, total } from '../chartdata';
 import { formatAgo, formatInt, formatMs, formatPercent, formatTime, formatValue } from '../format';
 import type { Event, Stats, TimeSeries, RouteStats } from '../types';
 import { RangePicker } from '../components/RangePicker';
@@ -183,7 +183,7 @@ export function ProfileBody({
       </p>
       <section class="card">
         <h2>Activity</h2>
-        {cols.x.length ? <TimeChart x={cols.x} series={cols.series} kind="bars" format={fmtCount} height={200} testid="profile-chart" /> : <Empty title="No requests in this range" />}
+        {cols.series.some((s) => total(s.values) > 0) ? <TimeChart x={cols.x} series={cols.series} kind="bars" format={fmtCount} height={200} testid="profile-chart" /> : <Empty title="No requests in this range" />}
       </section>
       <div class="grid2">
         <section class="card">

@@ -57,7 +57,7 @@ export function RetentionPage() {
         </div>
       </div>
       <section class="card">
-        <Guard {...res} isEmpty={(d) => d.cohorts.length === 0} empty={<Empty title="No cohorts in this range">Widen the range, or loosen the first event.</Empty>}>
+        <Guard {...res} isEmpty={(d) => !d.cohorts?.length || d.cohorts.every((c) => c.users === 0)} empty={<Empty title="No cohorts in this range">Widen the range, or loosen the first event.</Empty>}>
           {(d) => <Heatmap r={d} />}
         </Guard>
       </section>

@@ -145,7 +145,7 @@ function StatusView({ s, reload }: { s: AppStatus; reload: () => void }) {
     <>
       {s.last_batch_at ? (
         <p class="ok-text" data-testid="last-batch" data-time={s.last_batch_at}>
-          ✓ Data is arriving: the last batch came {formatAgo(s.last_batch_at)} ({formatTime(s.last_batch_at)}) with {formatInt(s.last_batch_events)} events.
+          ✓ Data is arriving: the last batch came {formatAgo(s.last_batch_at)} ({formatTime(s.last_batch_at)}) with {formatInt(s.last_batch_events)} event{s.last_batch_events === 1 ? '' : 's'}.
         </p>
       ) : (
         <p class="warn" data-testid="last-batch" data-time="">
@@ -185,7 +185,7 @@ function StatusView({ s, reload }: { s: AppStatus; reload: () => void }) {
               <thead>
                 <tr>
                   <th>Received</th>
-                  <th>Source</th>
+                  <th class="hide-narrow">Source</th>
                   <th>Reason</th>
                   <th>Record</th>
                 </tr>
@@ -194,7 +194,7 @@ function StatusView({ s, reload }: { s: AppStatus; reload: () => void }) {
                 {s.recent_rejected.map((r, i) => (
                   <tr key={i}>
                     <td class="nowrap">{formatTime(r.received_at)}</td>
-                    <td>{r.source}</td>
+                    <td class="hide-narrow">{r.source}</td>
                     <td>{r.reason}</td>
                     <td class="mono ellipsis" title={r.raw}>
                       {r.raw}
