@@ -185,6 +185,16 @@ func TestOpenAPI(t *testing.T) {
 		}
 		return q
 	}
+	// req-000003's time, as the fixture made it (a listing would show it).
+	var at3 string
+	{
+		_, body := e.do(t, "GET", "/api/v1/events", v("filter", `{"field":"request_id","op":"eq","value":"req-000003"}`), nil, oaToken)
+		var page struct{ Events []struct{ Time string } }
+		if json.Unmarshal(body, &page) != nil || len(page.Events) != 1 {
+			t.Fatalf("req-000003 not listed: %s", body)
+		}
+		at3 = page.Events[0].Time
+	}
 	filter := `{"and":[{"field":"status","op":"class","value":"2xx"},{"or":[{"field":"route","op":"prefix","value":"/orders"},{"field":"metadata.tier","op":"eq","value":"gold"}]}]}`
 	ok := []struct {
 		method, path string
@@ -199,6 +209,7 @@ func TestOpenAPI(t *testing.T) {
 		{"GET", "/api/v1/events", v("limit", "5", "status", "2xx"), nil},
 		{"GET", "/api/v1/events", v("filter", filter, "from", "-1d"), nil},
 		{"GET", "/api/v1/events/req-000003", v(), nil},
+		{"GET", "/api/v1/events/req-000003", v("time", at3), nil},
 		{"GET", "/api/v1/metrics/timeseries", v("metric", "latency_p95", "from", "-3h", "interval", "1h", "group_by", "route"), nil},
 		{"GET", "/api/v1/metrics/timeseries", v("metric", "unique_users", "from", "-3h", "group_by", "user_id", "limit", "2", "tz", "Europe/Paris"), nil},
 		{"GET", "/api/v1/metrics/timeseries", v("filter", filter), nil},

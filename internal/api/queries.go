@@ -105,7 +105,11 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ev, err := a.engine.Event(r.Context(), app, r.PathValue("request_id"))
+	at, err := query.ParseTime("time", r.URL.Query().Get("time"), a.engine.Now())
+	if err != nil {
+		return err
+	}
+	ev, err := a.engine.Event(r.Context(), app, r.PathValue("request_id"), at)
 	if err != nil {
 		return err
 	}

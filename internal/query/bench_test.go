@@ -168,6 +168,7 @@ func BenchmarkDashboardQueries(b *testing.B) {
 		return i
 	}
 	var someUser, someCompany, someRequest string
+	var someTime time.Time
 	if users, _, err := e.Users(ctx, query.ListSpec{AppID: benchApp, Range: day, Sort: "requests", Desc: true, Limit: 1}); err != nil || len(users) == 0 {
 		b.Fatal(err)
 	} else {
@@ -177,7 +178,7 @@ func BenchmarkDashboardQueries(b *testing.B) {
 	if evs, _, err := e.Events(ctx, benchApp, query.Range{}, nil, query.Page{Limit: 500}); err != nil {
 		b.Fatal(err)
 	} else {
-		someRequest = evs[len(evs)-1].RequestID
+		someRequest, someTime = evs[len(evs)-1].RequestID, evs[len(evs)-1].Time
 	}
 	status5xx := mustF(b, `{"field":"status","op":"class","value":"5xx"}`)
 	steps := []query.FunnelStep{
@@ -189,9 +190,13 @@ func BenchmarkDashboardQueries(b *testing.B) {
 		name string
 		run  func() error
 	}{
-		{"events/latest", func() error { _, _, err := e.Events(ctx, benchApp, query.Range{}, nil, query.Page{Limit: 100}); return err }},
+		{"events/latest", func() error {
+			_, _, err := e.Events(ctx, benchApp, query.Range{}, nil, query.Page{Limit: 100})
+			return err
+		}},
 		{"events/5xx-24h", func() error { _, _, err := e.Events(ctx, benchApp, day, status5xx, query.Page{Limit: 100}); return err }},
-		{"events/by-id", func() error { _, err := e.Event(ctx, benchApp, someRequest); return err }},
+		{"events/by-id", func() error { _, err := e.Event(ctx, benchApp, someRequest, time.Time{}); return err }},
+		{"events/by-id-with-time", func() error { _, err := e.Event(ctx, benchApp, someRequest, someTime); return err }},
 		{"timeseries/count-24h", func() error {
 			_, err := e.TimeSeries(ctx, query.SeriesSpec{AppID: benchApp, Range: day, Metric: query.Count, Interval: iv("auto", day)})
 			return err

@@ -185,13 +185,41 @@ func (c *compiler) condition(fx sqlExpr, f *Filter) (sqlExpr, error) {
 // piece is one time slice of a query and the source that answers it.
 type piece struct {
 	src      srcKind
+	day      bool      // the daily rollup table rather than the hourly one
 	from, to time.Time // [from, to); from may be zero (unbounded)
 }
 
-// plan splits r into raw edges and an hourly rollup middle, when rollups
-// can answer (useRollup) and the buckets align with hours.
-func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollup bool) []piece {
-	raw := []piece{{srcRaw, r.From, r.To}}
+// table and timeCol name a piece's source.
+func (p piece) table() string {
+	switch {
+	case p.src == srcTraffic && p.day:
+		return rollup.TrafficDay
+	case p.src == srcTraffic:
+		return rollup.TrafficHour
+	case p.src == srcUser && p.day:
+		return rollup.UserDay
+	case p.src == srcUser:
+		return rollup.UserHour
+	}
+	return "events"
+}
+
+func (p piece) timeCol() string {
+	switch {
+	case p.src == srcRaw:
+		return "e.time"
+	case p.day:
+		return "r.day"
+	}
+	return "r.hour"
+}
+
+// plan splits r into raw edges (the partial hours at its ends) and a
+// rollup middle, itself daily for the whole UTC days before sealed and
+// hourly around them, when rollups can answer (useRollup) and the buckets
+// align with hours (and, for days, with UTC days).
+func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollup bool, sealed time.Time) []piece {
+	raw := []piece{{src: srcRaw, from: r.From, to: r.To}}
 	if !useRollup || rollupSrc == srcRaw {
 		return raw
 	}
@@ -199,22 +227,42 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 		return raw
 	}
 	h1 := r.To.Truncate(time.Hour)
-	h0 := r.From
-	if !h0.IsZero() && !h0.Equal(h0.Truncate(time.Hour)) {
-		h0 = h0.Truncate(time.Hour).Add(time.Hour)
-	}
+	h0 := ceilTo(r.From, time.Hour)
 	if !h0.IsZero() && !h0.Before(h1) {
 		return raw
 	}
 	var out []piece
 	if !r.From.IsZero() && r.From.Before(h0) {
-		out = append(out, piece{srcRaw, r.From, h0})
+		out = append(out, piece{src: srcRaw, from: r.From, to: h0})
 	}
-	out = append(out, piece{rollupSrc, h0, h1})
+	dayOK := !sealed.IsZero() && (iv == nil || iv.Calendar && loc == time.UTC)
+	d0, d1 := ceilTo(h0, 24*time.Hour), h1.Truncate(24*time.Hour)
+	if sealed.Before(d1) {
+		d1 = sealed
+	}
+	if dayOK && (d0.IsZero() || d0.Before(d1)) {
+		if !d0.IsZero() && h0.Before(d0) {
+			out = append(out, piece{src: rollupSrc, from: h0, to: d0})
+		}
+		out = append(out, piece{src: rollupSrc, day: true, from: d0, to: d1})
+		if d1.Before(h1) {
+			out = append(out, piece{src: rollupSrc, from: d1, to: h1})
+		}
+	} else {
+		out = append(out, piece{src: rollupSrc, from: h0, to: h1})
+	}
 	if h1.Before(r.To) {
-		out = append(out, piece{srcRaw, h1, r.To})
+		out = append(out, piece{src: srcRaw, from: h1, to: r.To})
 	}
 	return out
+}
+
+// ceilTo rounds t up to a multiple of d (UTC); zero stays zero.
+func ceilTo(t time.Time, d time.Duration) time.Time {
+	if t.IsZero() || t.Equal(t.Truncate(d)) {
+		return t
+	}
+	return t.Truncate(d).Add(d)
 }
 
 // aggSpec is an aggregate query: metrics of one family over a range,
@@ -237,6 +285,8 @@ type aggSpec struct {
 	// textGroups converts group values to text (time series).
 	textGroups bool
 	pcts       []int
+	// sealed is where the daily rollups end (zero: none).
+	sealed time.Time
 }
 
 // additive partials, in this order.
@@ -299,7 +349,7 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	src := c.sourceFor(fam, fields)
 	var parts []string
 	var args []any
-	for _, p := range plan(s.r, s.iv, s.loc, src, useRollup) {
+	for _, p := range plan(s.r, s.iv, s.loc, src, useRollup, s.sealed) {
 		x, err := c.piece(fam, s, p)
 		if err != nil {
 			return sqlExpr{}, nil, err
@@ -335,10 +385,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	var sel []string
 	var selArgs []any
 	needUser := false
-	timeCol := "e.time"
-	if p.src != srcRaw {
-		timeCol = "r.hour"
-	}
+	timeCol := p.timeCol()
 	if s.iv != nil {
 		t, a := c.d.TimeBucket(timeCol, *s.iv, s.loc)
 		sel = append(sel, t+" AS t")
@@ -428,17 +475,14 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		where = append(where, "e.time < ?")
 		wArgs = append(wArgs, p.to)
 	case srcTraffic, srcUser:
-		from = rollup.TrafficHour + " r"
-		if p.src == srcUser {
-			from = rollup.UserHour + " r"
-		}
+		from = p.table() + " r"
 		where = append(where, "r.app_id = ?")
 		wArgs = append(wArgs, s.app)
 		if !p.from.IsZero() {
-			where = append(where, "r.hour >= ?")
+			where = append(where, timeCol+" >= ?")
 			wArgs = append(wArgs, p.from)
 		}
-		where = append(where, "r.hour < ?")
+		where = append(where, timeCol+" < ?")
 		wArgs = append(wArgs, p.to)
 	}
 	fx, nu, ok, err := c.where(p.src, s.filter)
@@ -452,25 +496,9 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	where = append(where, "("+fx.text+")")
 	wArgs = append(wArgs, fx.args...)
 	if s.only != nil {
-		var alts []string
-		for _, tuple := range s.only {
-			var conj []string
-			for i, v := range tuple {
-				g := groupExprs[i]
-				if v == nil {
-					conj = append(conj, g.text+" IS NULL")
-					wArgs = append(wArgs, g.args...)
-				} else {
-					conj = append(conj, g.text+" = ?")
-					wArgs = append(wArgs, append(append([]any{}, g.args...), v)...)
-				}
-			}
-			alts = append(alts, "("+strings.Join(conj, " AND ")+")")
-		}
-		if len(alts) == 0 {
-			alts = []string{"false"}
-		}
-		where = append(where, "("+strings.Join(alts, " OR ")+")")
+		x := onlyCond(groupExprs, s.only)
+		where = append(where, x.text)
+		wArgs = append(wArgs, x.args...)
 	}
 	if needUser {
 		alias := "e"
@@ -506,4 +534,49 @@ func (c *compiler) additive(src srcKind) []string {
 		"sum(CASE WHEN e.status >= 500 AND e.status < 600 THEN 1 ELSE 0 END) AS e5",
 		"", // rj: set by the caller, it has args
 		"sum(e.latency_ms) AS lat_sum", "count(e.latency_ms) AS lat_n", "sum(e.response_bytes) AS bytes_sum"}
+}
+
+// onlyCond restricts groups to the given value tuples: an IN list for one
+// group field (which the store evaluates fast), OR of ANDs otherwise.
+func onlyCond(groupExprs []sqlExpr, only [][]any) sqlExpr {
+	if len(only) == 0 {
+		return sqlExpr{text: "false"}
+	}
+	if len(groupExprs) == 1 && len(groupExprs[0].args) == 0 {
+		g := groupExprs[0].text
+		var vals []any
+		hasNull := false
+		for _, t := range only {
+			if t[0] == nil {
+				hasNull = true
+			} else {
+				vals = append(vals, t[0])
+			}
+		}
+		var parts []string
+		if len(vals) > 0 {
+			parts = append(parts, g+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+")")
+		}
+		if hasNull {
+			parts = append(parts, g+" IS NULL")
+		}
+		return sqlExpr{"(" + strings.Join(parts, " OR ") + ")", vals}
+	}
+	var alts []string
+	var args []any
+	for _, tuple := range only {
+		var conj []string
+		for i, v := range tuple {
+			g := groupExprs[i]
+			if v == nil {
+				conj = append(conj, g.text+" IS NULL")
+				args = append(args, g.args...)
+			} else {
+				conj = append(conj, g.text+" = ?")
+				args = append(append(args, g.args...), v)
+			}
+		}
+		alts = append(alts, "("+strings.Join(conj, " AND ")+")")
+	}
+	return sqlExpr{"(" + strings.Join(alts, " OR ") + ")", args}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
 	"github.com/gatescope/gatescope/internal/query/rollup"
 	"github.com/gatescope/gatescope/internal/store"
 )
@@ -48,6 +50,10 @@ type Dialect interface {
 	EpochMicros(expr string) string
 	// ArgMin is the value of x on the row with the smallest by.
 	ArgMin(x, by string) string
+	// Time is a time as a bind argument compared with the stores' UTC
+	// timestamps, so that neither the column is converted nor the
+	// session's time zone involved.
+	Time(t time.Time) any
 }
 
 // DuckDB is the dialect of the embedded store.
@@ -150,6 +156,11 @@ func (DuckDB) ToDouble(expr string) string { return "TRY_CAST(" + expr + " AS DO
 
 // IntDiv implements Dialect.
 func (DuckDB) IntDiv(a, b string) string { return "(" + a + ") // (" + b + ")" }
+
+// Time implements Dialect: the driver binds a bare time.Time as
+// TIMESTAMPTZ, which compared with a TIMESTAMP column converts the column
+// through the session's time zone and defeats zone-map pruning.
+func (DuckDB) Time(t time.Time) any { return duckdb.Typed(t.UTC(), duckdb.TYPE_TIMESTAMP) }
 
 // EpochMicros implements Dialect.
 func (DuckDB) EpochMicros(expr string) string { return "epoch_us(" + expr + ")" }

@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,6 +37,47 @@ func (e *Engine) Now() time.Time { return e.now() }
 // NoRollups makes the engine answer from raw events only (tests compare
 // both paths).
 func (e *Engine) NoRollups() { e.rollups = false }
+
+// query runs a statement, binding times as the dialect needs them.
+func (e *Engine) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	for i, a := range args {
+		if t, ok := a.(time.Time); ok {
+			args[i] = e.c.d.Time(t)
+		}
+	}
+	return e.st.Query(ctx, q, args...)
+}
+
+// setSealed reads where the daily rollups end into s.
+func (e *Engine) setSealed(ctx context.Context, s *aggSpec) error {
+	if !e.rollups || !s.sealed.IsZero() {
+		return nil
+	}
+	t, err := e.sealedDays(ctx)
+	s.sealed = t
+	return err
+}
+
+func (e *Engine) sealedDays(ctx context.Context) (time.Time, error) {
+	if !e.rollups {
+		return time.Time{}, nil
+	}
+	rows, err := e.st.Query(ctx, "SELECT sealed FROM "+rollup.State)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("query: rollup state: %w", err)
+	}
+	defer rows.Close()
+	var t *time.Time
+	if rows.Next() {
+		if err := rows.Scan(&t); err != nil {
+			return time.Time{}, fmt.Errorf("query: rollup state: %w", err)
+		}
+	}
+	if t == nil {
+		return time.Time{}, rows.Err()
+	}
+	return t.UTC(), rows.Err()
+}
 
 // aggRow is one key's values across families.
 type aggRow struct {
@@ -105,7 +145,10 @@ func normalize(v any) any {
 // runFamily runs one family's statement and folds its rows into res.
 // orderLimit, when set, is appended to the statement (primary queries).
 func (e *Engine) runFamily(ctx context.Context, fam family, s *aggSpec, metrics []Metric, res *aggResult, orderLimit string, limitArgs ...any) error {
-	x, keys, err := e.c.build(fam, s, e.rollups)
+	if err := e.setSealed(ctx, s); err != nil {
+		return err
+	}
+	x, _, err := e.c.build(fam, s, e.rollups)
 	if err != nil {
 		return err
 	}
@@ -113,7 +156,7 @@ func (e *Engine) runFamily(ctx context.Context, fam family, s *aggSpec, metrics 
 	if orderLimit != "" {
 		q = "SELECT * FROM (" + q + ") z " + orderLimit
 	}
-	rows, err := e.st.Query(ctx, q, append(x.args, limitArgs...)...)
+	rows, err := e.query(ctx, q, append(x.args, limitArgs...)...)
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
@@ -186,7 +229,6 @@ func (e *Engine) runFamily(ctx context.Context, fam family, s *aggSpec, metrics 
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	_ = keys
 	return nil
 }
 
@@ -360,22 +402,6 @@ func (e *Engine) rank(ctx context.Context, s aggSpec, m Metric, groupIdx int, de
 		out = append(out, res.rows[k].groups)
 	}
 	return out, nil
-}
-
-var errNoRows = errors.New("no rows")
-
-// sortRows orders rows by a metric (nil last) then by groups.
-func sortRows(rows []*aggRow, m Metric, desc bool) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i].value(m), rows[j].value(m)
-		if (a == nil) != (b == nil) {
-			return a != nil
-		}
-		if a != nil && *a != *b {
-			return (*a > *b) == desc
-		}
-		return false
-	})
 }
 
 // sortSlice is sort.Slice over an index-based swap, for parallel slices.

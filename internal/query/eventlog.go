@@ -104,7 +104,7 @@ func (e *Engine) eventsIn(ctx context.Context, app string, r Range, f *Filter, a
 		keys += " LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id"
 	}
 	keys += " WHERE " + strings.Join(where, " AND ") + " ORDER BY e.time DESC, e.request_id DESC LIMIT " + strconv.Itoa(limit)
-	rows, err := e.st.Query(ctx, keys, args...)
+	rows, err := e.query(ctx, keys, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -145,7 +145,7 @@ func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) 
 	if !e.rollups {
 		return time.Time{}, nil
 	}
-	rows, err := e.st.Query(ctx, "SELECT max(hour) FROM "+rollup.TrafficHour+" WHERE app_id = ?", app)
+	rows, err := e.query(ctx, "SELECT max(hour) FROM "+rollup.TrafficHour+" WHERE app_id = ?", app)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("latest data: %w", err)
 	}
@@ -163,7 +163,7 @@ func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) 
 }
 
 func (e *Engine) scanEvents(ctx context.Context, q string, args []any) ([]Event, error) {
-	rows, err := e.st.Query(ctx, q, args...)
+	rows, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -182,12 +182,19 @@ func (e *Engine) scanEvents(ctx context.Context, q string, args []any) ([]Event,
 	return events, nil
 }
 
-// Event returns one event by request id; store.ErrNotFound if there is none.
-func (e *Engine) Event(ctx context.Context, app, requestID string) (Event, error) {
+// Event returns one event by request id; store.ErrNotFound if there is
+// none. at, when not zero, is the event's time (as a listing showed it):
+// the search then reads only the rows of that second instead of the table.
+func (e *Engine) Event(ctx context.Context, app, requestID string, at time.Time) (Event, error) {
 	sel := eventSelect(e.c.d)
 	q := "SELECT " + sel.text + ` FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id
-		WHERE e.app_id = ? AND e.request_id = ? LIMIT 1`
-	evs, err := e.scanEvents(ctx, q, append(sel.args, app, requestID))
+		WHERE e.app_id = ? AND e.request_id = ?`
+	args := append(sel.args, app, requestID)
+	if !at.IsZero() {
+		q += " AND e.time >= ? AND e.time <= ?"
+		args = append(args, at.Add(-time.Second), at.Add(time.Second))
+	}
+	evs, err := e.scanEvents(ctx, q+" LIMIT 1", args)
 	if err != nil {
 		return Event{}, err
 	}
@@ -215,7 +222,7 @@ func (e *Engine) NewTail() *Tail {
 // Poll returns the events received since the last poll that match f,
 // oldest first, at most limit.
 func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit int) ([]Event, error) {
-	wx, needUser, _, err := e.c.where(srcRaw, f)
+	wx, _, _, err := e.c.where(srcRaw, f)
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +230,7 @@ func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit
 	sel := eventSelect(e.c.d)
 	q := "SELECT " + sel.text + ", e.received_at FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id" +
 		" WHERE e.app_id = ? AND e.received_at >= ? AND (" + wx.text + ") ORDER BY e.received_at, e.time, e.request_id LIMIT " + strconv.Itoa(limit+len(t.sent))
-	_ = needUser
-	rows, err := e.st.Query(ctx, q, append(append(sel.args, app, from), wx.args...)...)
+	rows, err := e.query(ctx, q, append(append(sel.args, app, from), wx.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("tail events: %w", err)
 	}
@@ -262,7 +268,7 @@ func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit
 // MetadataKeys lists the metadata keys of an app's latest events (up to
 // 1000 of them), sorted.
 func (e *Engine) MetadataKeys(ctx context.Context, app string) ([]string, error) {
-	rows, err := e.st.Query(ctx, `SELECT DISTINCT k FROM (SELECT unnest(json_keys(metadata)) AS k FROM
+	rows, err := e.query(ctx, `SELECT DISTINCT k FROM (SELECT unnest(json_keys(metadata)) AS k FROM
 		(SELECT metadata FROM events WHERE app_id = ? AND metadata IS NOT NULL AND time >= ? ORDER BY time DESC LIMIT 1000) m) x ORDER BY k`,
 		app, e.now().UTC().Add(-7*24*time.Hour))
 	if err != nil {

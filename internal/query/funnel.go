@@ -128,7 +128,7 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 	for k := 1; k < len(conds); k++ {
 		q2 += fmt.Sprintf(" LEFT JOIN f%d ON f%d.uid = f0.uid", k, k)
 	}
-	rows, err := e.st.Query(ctx, q2, args...)
+	rows, err := e.query(ctx, q2, args...)
 	if err != nil {
 		return nil, fmt.Errorf("funnel: %w", err)
 	}

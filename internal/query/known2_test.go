@@ -2,6 +2,7 @@ package query_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gatescope/gatescope/internal/event"
 	"github.com/gatescope/gatescope/internal/query"
+	"github.com/gatescope/gatescope/internal/store"
 )
 
 // TestKnownFunnel computes each user's path through the steps with plain
@@ -324,6 +326,15 @@ func TestKnownUsersAndEvents(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("paged %d events, want %d", len(got), len(want))
+	}
+	for _, at := range []time.Time{{}, want[3].Time} {
+		one, err := k.engines["rollups"].Event(ctx, k.f.app, want[3].RequestID, at)
+		if err != nil || one.RequestID != want[3].RequestID || !one.Time.Equal(want[3].Time) {
+			t.Errorf("event by id (time hint %v): %+v, %v", at, one.RequestID, err)
+		}
+	}
+	if _, err := k.engines["rollups"].Event(ctx, k.f.app, want[3].RequestID, want[3].Time.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("event by id with a wrong time: %v, want not found", err)
 	}
 	for i := range got {
 		if got[i].RequestID != want[i].RequestID || *got[i].Status != int64(want[i].Status) {

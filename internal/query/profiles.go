@@ -107,9 +107,12 @@ func (q *ListSpec) check() error {
 
 // statsJoin compiles per-entity request totals over the range from the
 // rollups (or raw events), grouped by the user or company.
-func (e *Engine) statsJoin(app string, r Range, group string) (sqlExpr, error) {
+func (e *Engine) statsJoin(ctx context.Context, app string, r Range, group string) (sqlExpr, error) {
 	g, _ := ParseField(group)
 	s := aggSpec{app: app, r: r, groups: []Field{g}}
+	if err := e.setSealed(ctx, &s); err != nil {
+		return sqlExpr{}, err
+	}
 	x, _, err := e.c.build(famAdditive, &s, e.rollups)
 	return x, err
 }
@@ -147,7 +150,7 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 	if err := q.check(); err != nil {
 		return nil, 0, err
 	}
-	stats, err := e.statsJoin(q.AppID, q.Range, "user_id")
+	stats, err := e.statsJoin(ctx, q.AppID, q.Range, "user_id")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -167,7 +170,7 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		wargs = append(wargs, q.ID)
 	}
 	var total int64
-	rows, err := e.st.Query(ctx, "SELECT count(*) FROM users u WHERE "+strings.Join(where, " AND "), wargs...)
+	rows, err := e.query(ctx, "SELECT count(*) FROM users u WHERE "+strings.Join(where, " AND "), wargs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
@@ -219,7 +222,7 @@ func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any
 	if !byP95 {
 		stmt += " ORDER BY " + listSorts[q.Sort] + " " + dir + " NULLS LAST, id ASC LIMIT " + strconv.Itoa(q.Limit) + " OFFSET " + strconv.Itoa(q.Offset)
 	}
-	rows, err := e.st.Query(ctx, stmt, args...)
+	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", group, err)
 	}
@@ -293,7 +296,7 @@ func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, i
 	if err := q.check(); err != nil {
 		return nil, 0, err
 	}
-	stats, err := e.statsJoin(q.AppID, q.Range, "company_id")
+	stats, err := e.statsJoin(ctx, q.AppID, q.Range, "company_id")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -316,7 +319,7 @@ func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, i
 			FROM users WHERE app_id = ? AND company_id IS NOT NULL GROUP BY company_id) us ON us.company_id = i.id`
 	fromArgs := append(append([]any{}, idArgs...), q.AppID, q.AppID)
 	var total int64
-	rows, err := e.st.Query(ctx, "SELECT count(*) FROM "+from+" WHERE "+strings.Join(where, " AND "), append(append([]any{}, fromArgs...), wargs...)...)
+	rows, err := e.query(ctx, "SELECT count(*) FROM "+from+" WHERE "+strings.Join(where, " AND "), append(append([]any{}, fromArgs...), wargs...)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count companies: %w", err)
 	}

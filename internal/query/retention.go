@@ -68,12 +68,16 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 	if len(starts) > MaxCohorts {
 		return nil, badQuery("%d %ss is over %d cohorts", len(starts), q.Period, MaxCohorts)
 	}
-	// first: each user's first First event before To.
-	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min")
+	sealed, err := e.sealedDays(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max")
+	// first: each user's first First event before To.
+	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min", sealed)
+	if err != nil {
+		return nil, err
+	}
+	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max", sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +90,7 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 		WHERE r.p > c.c OR (r.p = c.c AND r.t >= c.t) GROUP BY c.c, r.p`,
 		first.text, cb, ret.text)
 	args := append(append(append(append([]any{}, first.args...), q.Range.From), cbArgs...), ret.args...)
-	rows, err := e.st.Query(ctx, stmt, args...)
+	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
@@ -155,7 +159,7 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 // userTimes compiles, per identified user matching f in r, the earliest
 // (agg "min") or per bucket of iv the latest ("max") event time, as
 // (uid, t) or (uid, p, t) rows, from the user rollup where it can answer.
-func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string) (sqlExpr, error) {
+func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string, sealed time.Time) (sqlExpr, error) {
 	fields := f.fields(nil)
 	src := srcRaw
 	if e.rollups {
@@ -168,15 +172,15 @@ func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *ti
 	}
 	var parts []string
 	var args []any
-	for _, p := range plan(r, iv, loc, src, e.rollups) {
-		alias, timeCol, tcol := "e", "e.time", "e.time"
+	for _, p := range plan(r, iv, loc, src, e.rollups, sealed) {
+		alias, timeCol, tcol := "e", p.timeCol(), "e.time"
 		table := "events e"
 		if p.src == srcUser {
-			alias, timeCol, tcol = "r", "r.hour", "r.first_time"
+			alias, tcol = "r", "r.first_time"
 			if agg == "max" {
 				tcol = "r.last_time"
 			}
-			table = "rollup_user_hour r"
+			table = p.table() + " r"
 		}
 		w, needUser, _, err := e.c.where(p.src, f)
 		if err != nil {

@@ -92,7 +92,11 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 		if len(top) == 0 {
 			return []map[string]any{}, nil
 		}
-		s.only = top
+		// Only a cut ranking needs the other families restricted to its
+		// groups; otherwise they see the same groups anyway.
+		if len(top) == q.Limit {
+			s.only = top
+		}
 	}
 	// The primary query already filled its family; run the rest (running
 	// it again merges nothing new for additive metrics, so skip those
@@ -111,6 +115,11 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 			m[string(mt)] = row.value(mt)
 		}
 		out = append(out, m)
+	}
+	// Groups without a value for the sort metric (no latencies, say) come
+	// after the ranked ones.
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
 	}
 	return out, nil
 }

@@ -113,4 +113,13 @@ const (
 	// totals equal TrafficHour's. Measures: n, n_4xx, n_5xx, n_rejected,
 	// lat_sum, lat_n, bytes_sum, bytes_n, first_time, last_time.
 	UserHour = "rollup_user_hour"
+	// TrafficDay and UserDay have the same keys and measures with a UTC
+	// day (column day) instead of the hour. They hold exactly the days
+	// before State's sealed time (NULL: none): a day is sealed, from the
+	// hourly rows, once an event an hour past its end is loaded, and
+	// events that arrive later for a sealed day go to both tables.
+	TrafficDay = "rollup_traffic_day"
+	UserDay    = "rollup_user_day"
+	// State has one row: version, sealed.
+	State = "rollup_state"
 )

@@ -24,86 +24,202 @@ import (
 // within a small factor of the keys.
 const minCompactRows = 20_000
 
+// rollupTables lists the tables by grain; keys name the time column
+// "hour" and are rewritten for the daily tables.
 var rollupTables = []struct {
-	name string
-	keys string
-	aggs string
+	hour, day string
+	keys      string
+	aggs      string
 }{
-	{rollup.TrafficHour, "app_id, hour, api_id, stage, method, route, status, error_type, rejected, lat_bucket",
+	{rollup.TrafficHour, rollup.TrafficDay, "app_id, hour, api_id, stage, method, route, status, error_type, rejected, lat_bucket",
 		"sum(n), sum(lat_sum), sum(lat_n), sum(bytes_sum), sum(bytes_n)"},
-	{rollup.UserHour, "app_id, hour, user_id, company_id",
+	{rollup.UserHour, rollup.UserDay, "app_id, hour, user_id, company_id",
 		"sum(n), sum(n_4xx), sum(n_5xx), sum(n_rejected), sum(lat_sum), sum(lat_n), sum(bytes_sum), sum(bytes_n), min(first_time), max(last_time)"},
 }
 
-// flush appends the load's aggregates and compacts the hours that need it.
+const day = 24 * time.Hour
+
+// flush appends the load's aggregates (to the daily tables too for days
+// already sealed), compacts what needs it, and seals the days the load has
+// moved an hour past.
 func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	if len(r.traffic) == 0 {
 		return nil
 	}
+	var sealed sql.NullTime
+	if err := conn.QueryRowContext(ctx, `SELECT sealed FROM `+rollup.State).Scan(&sealed); err != nil {
+		return fmt.Errorf("rollup state: %w", err)
+	}
 	hours := map[int64]bool{}
+	var latest int64
+	for k := range r.traffic {
+		hours[k.hour] = true
+		latest = max(latest, k.hour)
+	}
+	if !sealed.Valid {
+		// The day tables start with the earliest day this load holds.
+		first := latest
+		for h := range hours {
+			first = min(first, h)
+		}
+		sealed = sql.NullTime{Time: time.Unix(first, 0).UTC().Truncate(day), Valid: true}
+		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, sealed.Time); err != nil {
+			return fmt.Errorf("rollup state: %w", err)
+		}
+	}
+	w := sealed.Time.Unix()
+	var lateTraffic map[trafficKey]*trafficAgg
+	var lateUsers map[userKey]*userAgg
+	for k, a := range r.traffic {
+		if k.hour < w {
+			if lateTraffic == nil {
+				lateTraffic = map[trafficKey]*trafficAgg{}
+			}
+			dk := k
+			dk.hour = time.Unix(k.hour, 0).UTC().Truncate(day).Unix()
+			d := lateTraffic[dk]
+			if d == nil {
+				d = &trafficAgg{}
+				lateTraffic[dk] = d
+			}
+			d.n, d.latN, d.bytesSum, d.bytesN, d.latSum = d.n+a.n, d.latN+a.latN, d.bytesSum+a.bytesSum, d.bytesN+a.bytesN, d.latSum+a.latSum
+		}
+	}
+	for k, a := range r.users {
+		if k.hour < w {
+			if lateUsers == nil {
+				lateUsers = map[userKey]*userAgg{}
+			}
+			dk := k
+			dk.hour = time.Unix(k.hour, 0).UTC().Truncate(day).Unix()
+			d := lateUsers[dk]
+			if d == nil {
+				d = &userAgg{first: a.first, last: a.last}
+				lateUsers[dk] = d
+			}
+			d.add(a)
+		}
+	}
 	err := conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", rollup.TrafficHour)
-		if err != nil {
+		if err := appendTraffic(dc.(driver.Conn), rollup.TrafficHour, r.traffic); err != nil {
 			return err
 		}
-		for k, a := range r.traffic {
-			hours[k.hour] = true
-			var status, bucket driver.Value
-			if k.status != event.Absent {
-				status = k.status
-			}
-			if k.bucket >= 0 {
-				bucket = k.bucket
-			}
-			if err := app.AppendRow(validText(k.app), time.Unix(k.hour, 0).UTC(), opt(k.apiID), opt(k.stage), opt(k.method),
-				opt(k.route), status, opt(k.errT), k.rejected, bucket, a.n, a.latSum, a.latN, a.bytesSum, a.bytesN, false); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		if err := app.Close(); err != nil {
+		if err := appendUsers(dc.(driver.Conn), rollup.UserHour, r.users); err != nil {
 			return err
 		}
-		app, err = duckdb.NewAppenderFromConn(dc.(driver.Conn), "", rollup.UserHour)
-		if err != nil {
+		if err := appendTraffic(dc.(driver.Conn), rollup.TrafficDay, lateTraffic); err != nil {
 			return err
 		}
-		for k, a := range r.users {
-			if err := app.AppendRow(validText(k.app), time.Unix(k.hour, 0).UTC(), opt(k.user), opt(k.company),
-				a.n, a.n4xx, a.n5xx, a.rejected, a.latSum, a.latN, a.bytesSum, a.bytesN, a.first, a.last, false); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		return app.Close()
+		return appendUsers(dc.(driver.Conn), rollup.UserDay, lateUsers)
 	})
 	if err != nil {
 		return fmt.Errorf("append rollups: %w", err)
 	}
 	list := make([]time.Time, 0, len(hours))
+	days := map[time.Time]bool{}
 	for h := range hours {
 		list = append(list, time.Unix(h, 0).UTC())
+		if h < w {
+			days[time.Unix(h, 0).UTC().Truncate(day)] = true
+		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].Before(list[j]) })
+	var dayList []time.Time
+	for d := range days {
+		dayList = append(dayList, d)
+	}
 	for _, t := range rollupTables {
-		if err := compact(ctx, conn, t.name, t.keys, t.aggs, list); err != nil {
+		if err := compact(ctx, conn, t.hour, "hour", t.keys, t.aggs, list); err != nil {
 			return err
+		}
+		if len(dayList) > 0 {
+			if err := compact(ctx, conn, t.day, "day", strings.Replace(t.keys, "hour", "day", 1), t.aggs, dayList); err != nil {
+				return err
+			}
+		}
+	}
+	// Seal the days that end an hour or more before the latest hour loaded.
+	upto := time.Unix(latest, 0).UTC().Add(-time.Hour).Truncate(day)
+	if upto.After(sealed.Time) {
+		for _, t := range rollupTables {
+			q := fmt.Sprintf(`INSERT INTO %s SELECT %s, %s, true FROM %s WHERE hour >= ? AND hour < ? GROUP BY ALL`,
+				t.day, strings.Replace(t.keys, "hour", "date_trunc('day', hour)", 1), t.aggs, t.hour)
+			if _, err := conn.ExecContext(ctx, q, sealed.Time, upto); err != nil {
+				return fmt.Errorf("seal rollup days: %w", err)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, upto); err != nil {
+			return fmt.Errorf("rollup state: %w", err)
 		}
 	}
 	return nil
 }
 
+func (d *userAgg) add(a *userAgg) {
+	d.n, d.n4xx, d.n5xx, d.rejected = d.n+a.n, d.n4xx+a.n4xx, d.n5xx+a.n5xx, d.rejected+a.rejected
+	d.latN, d.bytesSum, d.bytesN, d.latSum = d.latN+a.latN, d.bytesSum+a.bytesSum, d.bytesN+a.bytesN, d.latSum+a.latSum
+	if a.first.Before(d.first) {
+		d.first = a.first
+	}
+	if a.last.After(d.last) {
+		d.last = a.last
+	}
+}
+
+func appendTraffic(dc driver.Conn, table string, m map[trafficKey]*trafficAgg) error {
+	if len(m) == 0 {
+		return nil
+	}
+	app, err := duckdb.NewAppenderFromConn(dc, "", table)
+	if err != nil {
+		return err
+	}
+	for k, a := range m {
+		var status, bucket driver.Value
+		if k.status != event.Absent {
+			status = k.status
+		}
+		if k.bucket >= 0 {
+			bucket = k.bucket
+		}
+		if err := app.AppendRow(validText(k.app), time.Unix(k.hour, 0).UTC(), opt(k.apiID), opt(k.stage), opt(k.method),
+			opt(k.route), status, opt(k.errT), k.rejected, bucket, a.n, a.latSum, a.latN, a.bytesSum, a.bytesN, false); err != nil {
+			app.Close()
+			return err
+		}
+	}
+	return app.Close()
+}
+
+func appendUsers(dc driver.Conn, table string, m map[userKey]*userAgg) error {
+	if len(m) == 0 {
+		return nil
+	}
+	app, err := duckdb.NewAppenderFromConn(dc, "", table)
+	if err != nil {
+		return err
+	}
+	for k, a := range m {
+		if err := app.AppendRow(validText(k.app), time.Unix(k.hour, 0).UTC(), opt(k.user), opt(k.company),
+			a.n, a.n4xx, a.n5xx, a.rejected, a.latSum, a.latN, a.bytesSum, a.bytesN, a.first, a.last, false); err != nil {
+			app.Close()
+			return err
+		}
+	}
+	return app.Close()
+}
+
 // compact replaces the rows of the hours (among those given) whose delta
 // rows have piled up by one compacted row per key. table, keys and aggs
 // are constants of this file.
-func compact(ctx context.Context, conn *sql.Conn, table, keys, aggs string, hours []time.Time) error {
+func compact(ctx context.Context, conn *sql.Conn, table, timeCol, keys, aggs string, hours []time.Time) error {
 	ph := strings.TrimSuffix(strings.Repeat("?, ", len(hours)), ", ")
 	args := make([]any, len(hours))
 	for i, h := range hours {
 		args[i] = h
 	}
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT hour FROM %s WHERE hour IN (%s) GROUP BY hour
-		HAVING count(*) FILTER (WHERE NOT compacted) > greatest(%d, count(*) FILTER (WHERE compacted))`, table, ph, minCompactRows), args...)
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE %[1]s IN (%[3]s) GROUP BY %[1]s
+		HAVING count(*) FILTER (WHERE NOT compacted) > greatest(%[4]d, count(*) FILTER (WHERE compacted))`, timeCol, table, ph, minCompactRows), args...)
 	if err != nil {
 		return fmt.Errorf("rollup compaction: %w", err)
 	}
@@ -123,9 +239,9 @@ func compact(ctx context.Context, conn *sql.Conn, table, keys, aggs string, hour
 	ph = strings.TrimSuffix(strings.Repeat("?, ", len(due)), ", ")
 	stage := table + "_compact"
 	stmts := []string{
-		fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT %s, %s, true AS compacted FROM %s WHERE hour IN (%s) GROUP BY ALL`,
-			stage, keys, aggs, table, ph),
-		fmt.Sprintf(`DELETE FROM %s WHERE hour IN (%s)`, table, ph),
+		fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s AS SELECT %s, %s, true AS compacted FROM %s WHERE %s IN (%s) GROUP BY ALL`,
+			stage, keys, aggs, table, timeCol, ph),
+		fmt.Sprintf(`DELETE FROM %s WHERE %s IN (%s)`, table, timeCol, ph),
 		fmt.Sprintf(`INSERT INTO %s SELECT * FROM %s`, table, stage),
 		`DROP TABLE ` + stage,
 	}

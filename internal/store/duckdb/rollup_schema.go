@@ -8,9 +8,10 @@ import (
 )
 
 // rollupSchema creates the rollup tables (see package query/rollup for
-// their contract) and, once, fills them from the events already stored, so
-// that a database created before rollups existed answers the same. The
-// fill runs in one transaction with the marker that says it ran.
+// their contract) and, once, fills the hourly ones from the events already
+// stored, so that a database created before rollups existed answers the
+// same (the next load seals its days into the daily ones). The fill runs
+// in one transaction with the marker that says it ran.
 var rollupSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ` + rollup.TrafficHour + ` (
 		app_id VARCHAR NOT NULL,
@@ -47,7 +48,43 @@ var rollupSchema = []string{
 		last_time TIMESTAMP NOT NULL,
 		compacted BOOLEAN NOT NULL
 	)`,
-	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.TrafficDay + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		api_id VARCHAR,
+		stage VARCHAR,
+		method VARCHAR,
+		route VARCHAR,
+		status INTEGER,
+		error_type VARCHAR,
+		rejected BOOLEAN NOT NULL,
+		lat_bucket SMALLINT,
+		n BIGINT NOT NULL,
+		lat_sum DOUBLE NOT NULL,
+		lat_n BIGINT NOT NULL,
+		bytes_sum BIGINT NOT NULL,
+		bytes_n BIGINT NOT NULL,
+		compacted BOOLEAN NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserDay + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		n BIGINT NOT NULL,
+		n_4xx BIGINT NOT NULL,
+		n_5xx BIGINT NOT NULL,
+		n_rejected BIGINT NOT NULL,
+		lat_sum DOUBLE NOT NULL,
+		lat_n BIGINT NOT NULL,
+		bytes_sum BIGINT NOT NULL,
+		bytes_n BIGINT NOT NULL,
+		first_time TIMESTAMP NOT NULL,
+		last_time TIMESTAMP NOT NULL,
+		compacted BOOLEAN NOT NULL
+	)`,
+	// sealed is the end of the days the day tables hold (rollup_flush.go).
+	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL, sealed TIMESTAMP)`,
 	`BEGIN TRANSACTION;
 	INSERT INTO ` + rollup.TrafficHour + `
 		SELECT app_id, date_trunc('hour', time), api_id, stage, method, route, status, error_type,
@@ -63,7 +100,7 @@ var rollupSchema = []string{
 			min(time), max(time), true
 		FROM events WHERE NOT EXISTS (SELECT 1 FROM rollup_state)
 		GROUP BY ALL;
-	INSERT INTO rollup_state SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
+	INSERT INTO rollup_state SELECT 1, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
 	COMMIT`,
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,56 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A load two days later seals the first day; late events for it then
+	// go to both grains.
+	for _, shift := range []time.Duration{50 * time.Hour, 0} {
+		var evs []event.Event
+		for range 3000 {
+			evs = append(evs, rollupEvent(n, at.Add(shift+time.Duration(n%100_000)*time.Millisecond)))
+			n++
+		}
+		if _, err := s.Append(ctx, &store.Batch{AppID: "app1", Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sealed time.Time
+	if err := s.db.QueryRow(`SELECT sealed FROM rollup_state`).Scan(&sealed); err != nil || !sealed.After(at) {
+		t.Fatalf("sealed %v, %v: the first day should be sealed", sealed, err)
+	}
+	for _, tb := range rollupTables {
+		keys := strings.Replace(tb.keys, "hour", "date_trunc('day', hour)", 1)
+		dkeys := strings.Replace(tb.keys, "hour", "day", 1)
+		var fromHours, fromDays []string
+		for _, q := range []struct {
+			sql string
+			out *[]string
+		}{
+			{fmt.Sprintf("SELECT %s, %s FROM %s WHERE hour < ? GROUP BY ALL ORDER BY ALL", keys, tb.aggs, tb.hour), &fromHours},
+			{fmt.Sprintf("SELECT %s, %s FROM %s WHERE day < ? GROUP BY ALL ORDER BY ALL", dkeys, tb.aggs, tb.day), &fromDays},
+		} {
+			rows, err := s.db.Query(q.sql, sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				rows.Scan(ptrs...)
+				*q.out = append(*q.out, fmt.Sprint(vals...))
+			}
+			rows.Close()
+		}
+		if len(fromHours) == 0 || !reflect.DeepEqual(fromHours, fromDays) {
+			t.Fatalf("%s: the sealed days (%d keys) differ from their hours (%d keys)", tb.day, len(fromDays), len(fromHours))
+		}
+	}
 	var compacted, deltas int
 	if err := s.db.QueryRow(`SELECT count(*) FILTER (WHERE compacted), count(*) FILTER (WHERE NOT compacted) FROM `+rollup.UserHour).Scan(&compacted, &deltas); err != nil {
 		t.Fatal(err)
@@ -110,7 +161,8 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 		t.Errorf("no compaction happened (%d delta rows); the test does not cover it", deltas)
 	}
 	loaded := rollupSnapshot(t, s)
-	if _, err := s.db.Exec(`DELETE FROM ` + rollup.TrafficHour + `; DELETE FROM ` + rollup.UserHour + `; DELETE FROM rollup_state`); err != nil {
+	if _, err := s.db.Exec(`DELETE FROM ` + rollup.TrafficHour + `; DELETE FROM ` + rollup.UserHour + `; DELETE FROM rollup_state;
+		DELETE FROM ` + rollup.TrafficDay + `; DELETE FROM ` + rollup.UserDay); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(rollupSchema[len(rollupSchema)-1]); err != nil {
