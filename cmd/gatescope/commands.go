@@ -35,6 +35,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(cfg.Service)
 	return demopkg.Run(ctx, cfg, stdout, log)
 }
 

@@ -8,8 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
+	"time"
 
+	"github.com/gatescope/gatescope/internal/autotls"
 	"github.com/gatescope/gatescope/internal/service"
 )
 
@@ -24,7 +27,18 @@ func serveFlags(fs *flag.FlagSet, cfg *service.Config, logLevel, logFormat *stri
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: generated on first start, saved in the data directory)")
 	fs.StringVar(&cfg.Server.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	fs.StringVar(&cfg.Server.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.Var((*domainList)(&cfg.ACME.Domains), "acme-domain", "serve HTTPS with automatic certificates (ACME, Let's Encrypt) for these host names; repeat or separate with commas")
+	fs.StringVar(&cfg.ACME.Email, "acme-email", "", "contact address given to the ACME certificate authority")
+	fs.StringVar(&cfg.ACME.HTTPAddr, "acme-http-addr", "", "also answer ACME HTTP-01 challenges on this address (\":80\"); without it the CA must reach --addr on port 443 (TLS-ALPN-01)")
+	fs.StringVar(&cfg.ACME.DirectoryURL, "acme-directory", "", "ACME directory URL (default: Let's Encrypt production)")
+	fs.DurationVar(&cfg.Server.ReadHeaderTimeout, "read-header-timeout", cfg.Server.ReadHeaderTimeout, "longest a client may take to send a request's headers")
+	// serve's own default: in-process servers (tests, tools) stop at once.
+	fs.DurationVar(&cfg.Server.DrainDelay, "drain-delay", 2*time.Second, "on SIGTERM, how long deliveries still get 503 (\"retry\") before the listener closes; in-flight ones finish either way")
+	fs.DurationVar(&cfg.Server.MaxRequestDuration, "max-request-duration", cfg.Server.MaxRequestDuration, "longest a delivery (POST /v1/...) may take from headers to answer, body and storing included; past it, 503")
+	fs.IntVar(&cfg.Server.AuthLimit.Burst, "auth-fail-burst", cfg.Server.AuthLimit.Burst, "failed authentications a source address may make in a row before it gets 429")
+	fs.DurationVar(&cfg.Server.AuthLimit.Every, "auth-fail-every", cfg.Server.AuthLimit.Every, "how often a blocked source address earns one more attempt")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.Int64Var(&cfg.GoMemoryLimit, "go-memory-limit", 0, "soft limit on the Go heap, bytes (0: the GOMEMLIMIT variable, or none); DuckDB's memory is --duckdb-memory-limit")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
 	fs.Int64Var(&cfg.Firehose.MaxBodyBytes, "max-body-bytes", cfg.Firehose.MaxBodyBytes, "largest request body accepted, as sent")
 	fs.Int64Var(&cfg.Firehose.MaxDecodedBytes, "max-decoded-bytes", cfg.Firehose.MaxDecodedBytes, "largest request body accepted after gunzip")
@@ -42,6 +56,16 @@ func serveFlags(fs *flag.FlagSet, cfg *service.Config, logLevel, logFormat *stri
 	fs.Int64Var(&cfg.Moesif.MaxBodyBytes, "moesif-max-body-bytes", cfg.Moesif.MaxBodyBytes, "largest Moesif API request body accepted, as sent")
 	fs.Int64Var(&cfg.Moesif.MaxDecodedBytes, "moesif-max-decoded-bytes", cfg.Moesif.MaxDecodedBytes, "largest Moesif API request body accepted after gunzip")
 	fs.DurationVar(&cfg.API.QueryTimeout, "query-timeout", cfg.API.QueryTimeout, "longest a query may run")
+}
+
+// domainList is --acme-domain: repeatable, each value a comma list.
+type domainList []string
+
+func (d *domainList) String() string { return strings.Join(*d, ",") }
+
+func (d *domainList) Set(s string) error {
+	*d = append(*d, autotls.ParseDomains(s)...)
+	return nil
 }
 
 // applyEnv sets every flag not given on the command line from its
@@ -92,7 +116,16 @@ func parseServe(name string, args []string, stderr io.Writer) (service.Config, *
 		return cfg, nil, fs, err
 	}
 	log, err := newLogger(stderr, level, format)
+	setMemoryLimit(cfg)
 	return cfg, log, fs, err
+}
+
+// setMemoryLimit applies --go-memory-limit: process-wide, so here in the
+// wiring rather than in service.Start.
+func setMemoryLimit(cfg service.Config) {
+	if cfg.GoMemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.GoMemoryLimit)
+	}
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,7 +146,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // token it generated.
 func announce(w io.Writer, svc *service.Service, cfg service.Config) {
 	scheme := "http"
-	if cfg.Server.TLSCert != "" {
+	if svc.TLS() {
 		scheme = "https"
 	}
 	fmt.Fprintf(w, "Gatescope is listening on %s://%s\n", scheme, svc.Addr())

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fastjson"
 
 	"github.com/gatescope/gatescope/internal/accesslog"
 	"github.com/gatescope/gatescope/internal/store"
@@ -149,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	wk := h.workers.Get().(*worker)
-	defer h.workers.Put(wk)
+	defer h.putWorker(wk)
 	reserved, status, err := h.readBody(w, r, &wk.body)
 	defer h.budget.release(reserved)
 	if err != nil {
@@ -164,6 +167,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reqID == "" {
 		reqID = req.RequestID
 	}
+	// The records are decoded into their own memory: a large body and its
+	// parse tree can go before the events are built, lowering the peak.
+	wk.dropLarge(len(req.Records))
 	batch := &store.Batch{AppID: app.ID, ID: reqID, Received: start.UTC()}
 	reasons := map[string]int{}
 	wk.builder.build(req, batch, attrs, h.cfg.MaxDecodedBytes, reasons)
@@ -181,6 +187,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Debug("firehose batch stored", "request_id", reqID, "app_id", app.ID, "records", len(req.Records),
 		"stored", res.Stored, "duplicates", res.Duplicates, "rejected", len(batch.Rejected))
 	h.reply(w, http.StatusOK, reqID, "")
+}
+
+// pooledMax is the largest buffer a pooled worker keeps between batches:
+// the occasional 64 MiB batch's memory goes back to the runtime instead of
+// staying parked in the pool.
+const pooledMax = 16 << 20
+
+func (h *Handler) putWorker(wk *worker) {
+	wk.dropLarge(0)
+	wk.decoder.shrink(pooledMax)
+	h.workers.Put(wk)
+}
+
+// dropLarge lets a large body, and the parse tree of a batch of many
+// records, be collected.
+func (wk *worker) dropLarge(records int) {
+	if wk.body.Cap() > pooledMax {
+		wk.body = bytes.Buffer{}
+	}
+	if records > 10_000 {
+		wk.decoder.json = fastjson.Parser{}
+	}
 }
 
 // readBody reads the body into buf, gunzipping if it says so, within the
@@ -202,6 +230,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Bu
 		return 0, http.StatusBadRequest, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", enc)
 	}
 	limit := h.cfg.MaxDecodedBytes
+	// Size the buffer once from Content-Length (gzip'd JSON of base64
+	// inflates about fourfold) rather than doubling it up from nothing,
+	// which would allocate twice the body.
+	if cl := r.ContentLength; cl > 0 {
+		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+			cl *= 4
+		}
+		buf.Grow(int(min(cl, limit) + 1))
+	}
 	var reserved int64
 	const step = 1 << 20
 	for {
@@ -233,6 +270,13 @@ func readStatus(err error) int {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return http.StatusRequestEntityTooLarge
+	}
+	// The body did not arrive within the request's time (the server's
+	// MaxRequestDuration): the sender or its network is slow, not wrong,
+	// and a retry may pass.
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }

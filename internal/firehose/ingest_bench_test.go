@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -179,4 +181,67 @@ func post(b *testing.B, c *http.Client, base, key, id string, body []byte) {
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("delivery %s: status %d", id, resp.StatusCode)
 	}
+}
+
+// BenchmarkLargeBatchMemory sends one Firehose batch of about 60 MiB and
+// reports the Go heap's peak growth while it is stored, as a multiple of
+// the body: the contract's "a 64 MiB batch never needs more than a small
+// multiple of itself". With GATESCOPE_BENCH_MEMLIMIT (bytes) the runtime's
+// soft limit (--go-memory-limit) is set first.
+func BenchmarkLargeBatchMemory(b *testing.B) {
+	lines := benchLines(b)
+	for len(lines) < 80_000 {
+		lines = append(lines, lines...)
+	}
+	bodies := firehoseBodies(b, lines[:80_000], 1<<30)
+	body := bodies[0]
+	raw := 0
+	for _, l := range lines[:80_000] {
+		raw += (len(l) + 2) / 3 * 4
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := service.DefaultConfig(b.TempDir())
+	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.DuckDB.MemoryLimit = "512MB"
+	svc, err := service.Start(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	go svc.Run(ctx)
+	base := "http://" + svc.Addr()
+	token, _ := svc.AdminToken()
+	if v := os.Getenv("GATESCOPE_BENCH_MEMLIMIT"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(n))
+	}
+	var worst float64
+	for i := 0; i < b.N; i++ {
+		key := createApp(b, base, token)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before, peak := ms.HeapInuse, ms.HeapInuse
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			post(b, http.DefaultClient, base, key, fmt.Sprint("large-", i), body)
+		}()
+	sample:
+		for {
+			select {
+			case <-done:
+				break sample
+			case <-time.After(2 * time.Millisecond):
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+		}
+		worst = max(worst, float64(peak-before)/float64(raw))
+	}
+	b.ReportMetric(float64(raw>>20), "MiB-decoded-body")
+	b.ReportMetric(worst, "peak-heap-x-body")
 }

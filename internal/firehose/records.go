@@ -28,6 +28,9 @@ type batchBuilder struct {
 // rejections by reason code.
 func (bb *batchBuilder) build(req *Request, b *store.Batch, attrs []accesslog.Attr, maxDecoded int64, reasons map[string]int) {
 	ctx := accesslog.Context{AppID: b.AppID, Source: event.SourceFirehose, Received: b.Received, Attrs: attrs}
+	// Most records hold one line: size for that instead of growing by
+	// doubling, which would hold twice the events at the peak.
+	b.Events = make([]event.Event, 0, len(req.Records))
 	for i := range req.Records {
 		rec := &req.Records[i]
 		if rec.Err != nil {

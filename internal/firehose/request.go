@@ -105,3 +105,10 @@ func (d *Decoder) Decode(body []byte, maxRecords int) (*Request, error) {
 	}
 	return req, nil
 }
+
+// shrink drops the decoder's buffer if it grew past max.
+func (d *Decoder) shrink(max int) {
+	if cap(d.data) > max {
+		d.data = nil
+	}
+}

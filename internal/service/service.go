@@ -5,11 +5,14 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +20,7 @@ import (
 	"github.com/gatescope/gatescope/internal/api"
 	"github.com/gatescope/gatescope/internal/apps"
 	"github.com/gatescope/gatescope/internal/auth"
+	"github.com/gatescope/gatescope/internal/autotls"
 	"github.com/gatescope/gatescope/internal/firehose"
 	"github.com/gatescope/gatescope/internal/moesif"
 	"github.com/gatescope/gatescope/internal/server"
@@ -35,6 +39,10 @@ type Config struct {
 	ClickHouseURL string
 	// AdminToken, when empty, is generated on first start and saved.
 	AdminToken string
+	// GoMemoryLimit is the Go runtime's soft memory limit in bytes (0:
+	// GOMEMLIMIT or none). The process sets it (cmd/gatescope), not Start:
+	// it is global state. DuckDB's memory is bounded separately.
+	GoMemoryLimit int64
 	Server     server.Config
 	Firehose   firehose.Config
 	Moesif     moesif.Config
@@ -42,6 +50,9 @@ type Config struct {
 	DuckDB     duckdb.Config
 	// ClickHouse configures --store clickhouse; its URL is ClickHouseURL.
 	ClickHouse clickhouse.Config
+	// ACME, with domains, serves HTTPS with automatic certificates;
+	// its CacheDir defaults to DATA/acme.
+	ACME autotls.Config
 }
 
 // DefaultConfig returns the documented defaults for a data directory.
@@ -77,7 +88,19 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("--store %q: want duckdb or clickhouse", c.Store)
 	}
-	return errors.Join(c.Server.Validate(), c.Firehose.Validate(), c.Moesif.Validate(), c.API.Validate())
+	if c.ACME.Enabled() && c.Server.TLSCert != "" {
+		return errors.New("--acme-domain and --tls-cert are exclusive: certificates come from one or the other")
+	}
+	return errors.Join(c.Server.Validate(), c.Firehose.Validate(), c.Moesif.Validate(), c.API.Validate(), c.acmeConfig().Validate())
+}
+
+// acmeConfig is ACME with its cache under the data directory by default.
+func (c Config) acmeConfig() autotls.Config {
+	ac := c.ACME
+	if ac.CacheDir == "" {
+		ac.CacheDir = filepath.Join(c.DataDir, "acme")
+	}
+	return ac
 }
 
 // Service is a started Gatescope.
@@ -88,6 +111,7 @@ type Service struct {
 	apps         *apps.Registry
 	srv          *server.Server
 	ln           net.Listener
+	acme         *autotls.Manager // nil without --acme-domain
 	adminToken   string
 	tokenCreated bool
 }
@@ -152,7 +176,14 @@ func (s *Service) build(ctx context.Context, reg *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
-	if s.srv, err = server.New(s.cfg.Server, s.store, reg, s.log); err != nil {
+	sc := s.cfg.Server
+	if s.cfg.ACME.Enabled() {
+		if s.acme, err = autotls.New(s.cfg.acmeConfig()); err != nil {
+			return err
+		}
+		sc.TLSConfig = s.acme.TLSConfig()
+	}
+	if s.srv, err = server.New(sc, s.store, reg, s.log); err != nil {
 		return err
 	}
 	mux := s.srv.Mux()
@@ -178,12 +209,52 @@ func (s *Service) Apps() *apps.Registry { return s.apps }
 // Store exposes the store, for in-process tools like the demo.
 func (s *Service) Store() store.Store { return s.store }
 
+// TLS reports whether the server speaks HTTPS (a certificate file or
+// automatic certificates).
+func (s *Service) TLS() bool { return s.cfg.Server.TLSCert != "" || s.acme != nil }
+
+// TLSConfig is the TLS configuration of automatic certificates; nil
+// without them.
+func (s *Service) TLSConfig() *tls.Config {
+	if s.acme == nil {
+		return nil
+	}
+	return s.srv.TLSConfig()
+}
+
 // Run serves until ctx ends, drains in-flight requests, and closes the
-// store (which loads everything spooled).
+// store (which loads everything spooled). With automatic certificates and
+// an HTTP-01 address, it serves the ACME challenge there too.
 func (s *Service) Run(ctx context.Context) error {
+	if s.acme != nil && s.acme.HTTPAddr() != "" {
+		stop, err := serveChallenge(ctx, s.acme, s.log)
+		if err != nil {
+			s.ln.Close()
+			s.store.Close()
+			return err
+		}
+		defer stop()
+	}
 	err := s.srv.Serve(ctx, s.ln)
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 	}
 	return err
+}
+
+// serveChallenge answers ACME HTTP-01 challenges (and redirects other
+// requests to HTTPS) on the manager's HTTP address until stop.
+func serveChallenge(ctx context.Context, m *autotls.Manager, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", m.HTTPAddr())
+	if err != nil {
+		return nil, fmt.Errorf("acme http-01 listener on %s: %w", m.HTTPAddr(), err)
+	}
+	hs := &http.Server{Handler: m.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go hs.Serve(ln)
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}, nil
 }

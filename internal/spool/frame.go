@@ -21,22 +21,25 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func appendFrame(buf []byte, enc Encoder) []byte {
-	start := len(buf)
-	buf = append(buf, make([]byte, headerSize)...)
-	buf = enc(buf)
-	n := len(buf) - start - headerSize
-	if n == 0 {
-		return buf[:start]
-	}
-	binary.LittleEndian.PutUint32(buf[start:], uint32(n))
-	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+headerSize:], castagnoli))
-	return buf
+func putHeader(h []byte, payload []byte) {
+	binary.LittleEndian.PutUint32(h, uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[4:], crc32.Checksum(payload, castagnoli))
+}
+
+// appendFrame appends payload as a frame (for tests building spools).
+func appendFrame(buf, payload []byte) []byte {
+	var h [headerSize]byte
+	putHeader(h[:], payload)
+	return append(append(buf, h[:]...), payload...)
 }
 
 // validEnd scans a segment and returns the offset after its last intact
 // frame.
 func validEnd(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("spool: stat: %w", err)
+	}
 	if _, err := f.Seek(0, 0); err != nil {
 		return 0, fmt.Errorf("spool: seek: %w", err)
 	}
@@ -44,7 +47,7 @@ func validEnd(f *os.File) (int64, error) {
 	var off int64
 	var payload []byte
 	for {
-		n, err := readFrame(r, &payload)
+		n, err := readFrame(r, fi.Size()-off, &payload)
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, errCorrupt) {
 				return off, nil
@@ -57,7 +60,10 @@ func validEnd(f *os.File) (int64, error) {
 
 var errCorrupt = errors.New("spool: corrupt frame")
 
-func readFrame(r io.Reader, payload *[]byte) (int, error) {
+// readFrame reads one frame. avail is how many bytes the segment holds
+// from this frame's start: a length beyond it is corruption, refused before
+// anything is allocated for it.
+func readFrame(r io.Reader, avail int64, payload *[]byte) (int, error) {
 	var h [headerSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -66,7 +72,7 @@ func readFrame(r io.Reader, payload *[]byte) (int, error) {
 		return 0, err
 	}
 	n := int(binary.LittleEndian.Uint32(h[:]))
-	if n == 0 || n > MaxFrame {
+	if n == 0 || n > MaxFrame || int64(n) > avail-headerSize {
 		return 0, errCorrupt
 	}
 	if cap(*payload) < n {
@@ -110,7 +116,7 @@ func (s *Spool) Read(pos Pos, maxBytes int, fn func(payload []byte, next Pos) er
 		}
 		r := bufio.NewReaderSize(io.NewSectionReader(f, pos.Offset, size-pos.Offset), 1<<20)
 		for pos.Offset < size && read < maxBytes {
-			n, err := readFrame(r, &payload)
+			n, err := readFrame(r, size-pos.Offset, &payload)
 			if err != nil {
 				f.Close()
 				return pos, fmt.Errorf("spool: segment %d offset %d: %w", pos.Segment, pos.Offset, err)

@@ -10,6 +10,7 @@
 package spool
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,8 +26,6 @@ type Config struct {
 	Dir string
 	// SegmentBytes is the size at which a new segment file is started.
 	SegmentBytes int64
-	// GroupBytes caps how much one group commit writes.
-	GroupBytes int
 	// NoSync skips fsync: for tests and benchmarks that measure everything
 	// but the disk. Never in production.
 	NoSync bool
@@ -39,15 +38,13 @@ func (c Config) Validate() error {
 		return errors.New("spool: Dir is required")
 	case c.SegmentBytes < 1<<20:
 		return fmt.Errorf("spool: SegmentBytes %d is below 1 MiB", c.SegmentBytes)
-	case c.GroupBytes < 1<<16:
-		return fmt.Errorf("spool: GroupBytes %d is below 64 KiB", c.GroupBytes)
 	}
 	return nil
 }
 
 // DefaultConfig returns production settings for a spool in dir.
 func DefaultConfig(dir string) Config {
-	return Config{Dir: dir, SegmentBytes: 256 << 20, GroupBytes: 64 << 20}
+	return Config{Dir: dir, SegmentBytes: 256 << 20}
 }
 
 // Pos is a position in the spool: a segment number and a byte offset in it.
@@ -63,9 +60,10 @@ func (p Pos) Less(q Pos) bool {
 
 // Encoder produces one frame's payload. It runs on the spool's writer
 // goroutine, in commit order, so it may consult state that must see frames
-// in the order they become durable (a deduplication set, say). It returns
-// dst extended by the payload; an empty payload writes no frame.
-type Encoder func(dst []byte) []byte
+// in the order they become durable (a deduplication set, say). The payload
+// may be the encoder's own memory: the spool only reads it, before Commit
+// returns. An empty payload writes no frame.
+type Encoder func() []byte
 
 // ErrFailed is returned once a write or fsync has failed: the spool's tail
 // is then unknown and it takes no more frames until reopened.
@@ -88,6 +86,7 @@ type Spool struct {
 
 	mu      sync.Mutex // guards seg, segSize, failed, closed
 	seg     *os.File
+	w       *bufio.Writer // coalesces small frames into few writes; writer goroutine only
 	segNum  uint64
 	segSize int64
 	failed  error
@@ -109,7 +108,8 @@ func Open(cfg Config) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spool{cfg: cfg, reqs: make(chan request, 1024), quit: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Spool{cfg: cfg, reqs: make(chan request, 1024), quit: make(chan struct{}), stopped: make(chan struct{}),
+		w: bufio.NewWriterSize(nil, 1<<20)}
 	if len(segs) == 0 {
 		segs = []uint64{1}
 	}
@@ -193,7 +193,6 @@ func (s *Spool) Close() error {
 
 func (s *Spool) writeLoop() {
 	defer close(s.stopped)
-	var buf []byte
 	var group []request
 	for {
 		var first request
@@ -204,8 +203,7 @@ func (s *Spool) writeLoop() {
 			for {
 				select {
 				case r := <-s.reqs:
-					group = append(group[:0], r)
-					buf = s.writeGroup(buf[:0], group)
+					s.writeGroup(append(group[:0], r))
 				default:
 					return
 				}
@@ -213,7 +211,7 @@ func (s *Spool) writeLoop() {
 		}
 		group = append(group[:0], first)
 	drain:
-		for len(buf) < s.cfg.GroupBytes {
+		for len(group) < cap(s.reqs) {
 			select {
 			case r := <-s.reqs:
 				group = append(group, r)
@@ -221,41 +219,59 @@ func (s *Spool) writeLoop() {
 				break drain
 			}
 		}
-		buf = s.writeGroup(buf[:0], group)
+		s.writeGroup(group)
+		clear(group) // let the encoders' memory go
 	}
 }
 
-// writeGroup encodes the group's frames into buf, writes and syncs them
-// once, and answers every request.
-func (s *Spool) writeGroup(buf []byte, group []request) []byte {
+// writeGroup encodes the group's frames, writes them and syncs once, and
+// answers every request. Payloads are written where they lie, not copied
+// into one buffer: a 64 MiB batch costs no second 64 MiB here.
+func (s *Spool) writeGroup(group []request) {
 	s.mu.Lock()
 	err := s.failed
 	s.mu.Unlock()
 	if err == nil {
-		for _, r := range group {
-			buf = appendFrame(buf, r.enc)
+		payloads := make([][]byte, len(group))
+		size := 0
+		for i, r := range group {
+			payloads[i] = r.enc()
+			if len(payloads[i]) > 0 {
+				size += headerSize + len(payloads[i])
+			}
 		}
-		err = s.write(buf)
+		err = s.write(payloads, size)
 	}
 	for _, r := range group {
 		r.done <- err
 	}
-	return buf
 }
 
-func (s *Spool) write(buf []byte) error {
-	if len(buf) == 0 {
+// write appends the frames of payloads (size bytes in all) to the current
+// segment, or a new one if it would grow past SegmentBytes, and syncs.
+func (s *Spool) write(payloads [][]byte, size int) error {
+	if size == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.segSize > 0 && s.segSize+int64(len(buf)) > s.cfg.SegmentBytes {
+	if s.segSize > 0 && s.segSize+int64(size) > s.cfg.SegmentBytes {
 		if err := s.rotate(); err != nil {
 			s.failed = fmt.Errorf("%w: %v", ErrFailed, err)
 			return s.failed
 		}
 	}
-	if _, err := s.seg.Write(buf); err != nil {
+	s.w.Reset(s.seg)
+	for _, p := range payloads {
+		if len(p) == 0 {
+			continue
+		}
+		var h [headerSize]byte
+		putHeader(h[:], p)
+		s.w.Write(h[:])
+		s.w.Write(p)
+	}
+	if err := s.w.Flush(); err != nil {
 		s.failed = fmt.Errorf("%w: write: %v", ErrFailed, err)
 		return s.failed
 	}
@@ -265,7 +281,7 @@ func (s *Spool) write(buf []byte) error {
 			return s.failed
 		}
 	}
-	s.segSize += int64(len(buf))
+	s.segSize += int64(size)
 	s.durable.Store(&Pos{Segment: s.segNum, Offset: s.segSize})
 	return nil
 }

@@ -35,8 +35,8 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) (store.AppendResult,
 	// Encode and digest on the caller's goroutine, so the spool's single
 	// writer only filters and copies.
 	p := prepare(s.seen, b, received)
-	enc := func(dst []byte) []byte {
-		return p.encode(dst, s.seen, &res, received)
+	enc := func() []byte {
+		return p.encode(s.seen, &res, received)
 	}
 	start := time.Now()
 	err := s.spool.Commit(ctx, enc)
@@ -56,7 +56,10 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) (store.AppendResult,
 // prepared is a batch encoded record by record, with the digests the writer
 // needs to drop duplicates.
 type prepared struct {
-	b        *store.Batch
+	b *store.Batch
+	// buf is the frame as it is when nothing is a duplicate: the version
+	// byte, the events, then the other records (the batch marker is
+	// appended by encode).
 	buf      []byte
 	ends     []int       // ends[i] is where event i's record ends in buf
 	keys     []dedup.Key // keys[i] identifies event i
@@ -68,6 +71,9 @@ type prepared struct {
 // window after a restart is rebuilt from it.
 func prepare(set *dedup.Set, b *store.Batch, received time.Time) *prepared {
 	p := &prepared{b: b, ends: make([]int, len(b.Events)), keys: make([]dedup.Key, len(b.Events))}
+	// An encoded event is a few hundred bytes: size the buffer once.
+	p.buf = make([]byte, 0, 512*len(b.Events)+256*(len(b.Rejected)+len(b.Users)+len(b.Companies)+1))
+	p.buf = append(p.buf, frameVersion)
 	for i := range b.Events {
 		ev := &b.Events[i]
 		ev.Received = received
@@ -92,35 +98,58 @@ func prepare(set *dedup.Set, b *store.Batch, received time.Time) *prepared {
 }
 
 // encode runs on the spool writer: it decides, in commit order, which
-// events are new, and appends the frame. Returning dst unchanged writes
-// nothing (a retried batch).
-func (p *prepared) encode(dst []byte, set *dedup.Set, res *store.AppendResult, received time.Time) []byte {
+// events are new, and returns the frame. When none is a duplicate (the
+// common case) the frame is buf itself, so a large batch is not copied.
+// An empty frame writes nothing (a retried batch).
+func (p *prepared) encode(set *dedup.Set, res *store.AppendResult, received time.Time) []byte {
 	now := time.Now()
 	if p.b.ID != "" && set.Seen(p.batchKey) {
 		res.BatchDuplicate = true
 		res.Duplicates = len(p.b.Events)
-		return dst
+		return nil
 	}
-	start := len(dst)
-	dst = append(dst, frameVersion)
-	prev := 0
-	for i, end := range p.ends {
+	// Keys are added as they are checked, so that a record repeated inside
+	// the batch is caught too; at the first duplicate, the frame is rebuilt
+	// from there on.
+	frame := p.buf
+	res.Stored = len(p.keys)
+	for i, k := range p.keys {
+		if set.Seen(k) {
+			res.Stored = i
+			frame = p.withoutDuplicates(set, res, now, i)
+			break
+		}
+		set.Add(k, now)
+	}
+	if p.b.ID != "" {
+		set.Add(p.batchKey, now)
+		frame = appendBatchMarker(frame, p.b.AppID, p.b.ID, received, res.Stored)
+	}
+	if len(frame) == 1 {
+		return nil // only the version byte: nothing new to write
+	}
+	return frame
+}
+
+// withoutDuplicates builds the frame when event from is a duplicate: the
+// events before it (new, their keys added), then the later ones not seen
+// before (adding their keys), then every other record.
+func (p *prepared) withoutDuplicates(set *dedup.Set, res *store.AppendResult, now time.Time, from int) []byte {
+	prev := 1
+	if from > 0 {
+		prev = p.ends[from-1]
+	}
+	frame := make([]byte, prev, len(p.buf)+256)
+	copy(frame, p.buf[:prev])
+	for i := from; i < len(p.ends); i++ {
 		if set.Seen(p.keys[i]) {
 			res.Duplicates++
 		} else {
 			set.Add(p.keys[i], now)
-			dst = append(dst, p.buf[prev:end]...)
+			frame = append(frame, p.buf[prev:p.ends[i]]...)
 			res.Stored++
 		}
-		prev = end
+		prev = p.ends[i]
 	}
-	dst = append(dst, p.buf[p.rest:]...)
-	if p.b.ID != "" {
-		set.Add(p.batchKey, now)
-		dst = appendBatchMarker(dst, p.b.AppID, p.b.ID, received, res.Stored)
-	}
-	if len(dst) == start+1 {
-		return dst[:start] // nothing new to write
-	}
-	return dst
+	return append(frame, p.buf[p.rest:]...)
 }

@@ -110,11 +110,29 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 		if err := appendTraffic(dc.(driver.Conn), rollup.TrafficDay, lateTraffic); err != nil {
 			return err
 		}
+		if err := appendRoutes(dc.(driver.Conn), r.routes); err != nil {
+			return err
+		}
+		if err := appendIDs(dc.(driver.Conn), r.ids, r.apps); err != nil {
+			return err
+		}
 		return appendUsers(dc.(driver.Conn), rollup.UserDay, lateUsers)
 	})
 	if err != nil {
 		return fmt.Errorf("append rollups: %w", err)
 	}
+	routeDays := map[int64]bool{}
+	for k := range r.routes {
+		routeDays[k.day] = true
+	}
+	var routeDayList []time.Time
+	for d := range routeDays {
+		routeDayList = append(routeDayList, time.Unix(d, 0).UTC())
+	}
+	if err := compactRoutes(ctx, conn, routeDayList); err != nil {
+		return err
+	}
+
 	list := make([]time.Time, 0, len(hours))
 	days := map[time.Time]bool{}
 	for h := range hours {
@@ -150,6 +168,9 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, upto); err != nil {
 			return fmt.Errorf("rollup state: %w", err)
+		}
+		if err := compactSealedRoutes(ctx, conn, sealed.Time, upto); err != nil {
+			return err
 		}
 	}
 	return nil

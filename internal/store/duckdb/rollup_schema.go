@@ -83,8 +83,36 @@ var rollupSchema = []string{
 		last_time TIMESTAMP NOT NULL,
 		compacted BOOLEAN NOT NULL
 	)`,
-	// sealed is the end of the days the day tables hold (rollup_flush.go).
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		method VARCHAR,
+		route VARCHAR,
+		n BIGINT NOT NULL,
+		n_4xx BIGINT NOT NULL,
+		n_5xx BIGINT NOT NULL,
+		n_rejected BIGINT NOT NULL,
+		lat_sum DOUBLE NOT NULL,
+		lat_n BIGINT NOT NULL,
+		bytes_sum BIGINT NOT NULL,
+		bytes_n BIGINT NOT NULL,
+		first_time TIMESTAMP NOT NULL,
+		last_time TIMESTAMP NOT NULL,
+		hist_b UTINYINT[] NOT NULL,
+		hist_n BIGINT[] NOT NULL,
+		compacted BOOLEAN NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.RequestIDs + ` (
+		app_id VARCHAR NOT NULL,
+		hour TIMESTAMP NOT NULL,
+		h UINTEGER NOT NULL
+	)`,
+	// sealed is the end of the days the day tables hold (rollup_flush.go);
+	// version 2 added UserRouteDay and RequestIDs.
 	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL, sealed TIMESTAMP)`,
+	// The one-time fill stays the last statement (a test replays it).
 	`BEGIN TRANSACTION;
 	INSERT INTO ` + rollup.TrafficHour + `
 		SELECT app_id, date_trunc('hour', time), api_id, stage, method, route, status, error_type,
@@ -100,7 +128,21 @@ var rollupSchema = []string{
 			min(time), max(time), true
 		FROM events WHERE NOT EXISTS (SELECT 1 FROM rollup_state)
 		GROUP BY ALL;
-	INSERT INTO rollup_state SELECT 1, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
+	INSERT INTO ` + rollup.UserRouteDay + `
+		SELECT app_id, day, user_id, company_id, method, route, ` + routeSums + `,
+			coalesce(list(b ORDER BY b) FILTER (WHERE b IS NOT NULL), []), coalesce(list(c ORDER BY b) FILTER (WHERE b IS NOT NULL), []), true
+		FROM (SELECT app_id, date_trunc('day', time) AS day, user_id, company_id, method, route, ` + latBucketSQL + ` AS b,
+				count(*) AS c, count(*) AS n, count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS n_4xx,
+				count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS n_5xx, count(*) FILTER (WHERE ` + rejectedSQL + `) AS n_rejected,
+				coalesce(sum(latency_ms), 0) AS lat_sum, count(latency_ms) AS lat_n, coalesce(sum(response_bytes), 0) AS bytes_sum,
+				count(response_bytes) AS bytes_n, min(time) AS first_time, max(time) AS last_time
+			FROM events WHERE coalesce((SELECT max(version) FROM rollup_state), 0) < 2 GROUP BY ALL) x
+		GROUP BY ALL;
+	INSERT INTO ` + rollup.RequestIDs + `
+		SELECT app_id, date_trunc('hour', time), (md5_number_upper(request_id) & 4294967295)::UINTEGER
+		FROM events WHERE coalesce((SELECT max(version) FROM rollup_state), 0) < 2;
+	INSERT INTO rollup_state (version, sealed) SELECT 2, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
+	UPDATE rollup_state SET version = 2 WHERE version < 2;
 	COMMIT`,
 }
 

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,6 +254,9 @@ func (s *Store) Dialect() store.Dialect { return store.DuckDB }
 func (s *Store) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
+		if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
+			return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
 		return nil, fmt.Errorf("duckdb query: %w", err)
 	}
 	return rows, nil

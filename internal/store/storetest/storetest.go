@@ -179,6 +179,7 @@ func testDedup(t *testing.T, s store.Store) {
 		{"retry of the same batch", mk("b1", 0, 10), 0, 10, true},
 		{"overlapping records in a new batch", mk("b2", 5, 15), 5, 5, false},
 		{"a batch repeating a record inside itself", &store.Batch{AppID: "app1", ID: "b3", Events: []event.Event{Event("app1", 20, at), Event("app1", 20, at)}}, 1, 1, false},
+		{"a batch repeating a record further on", &store.Batch{AppID: "app1", ID: "b4", Events: []event.Event{Event("app1", 30, at), Event("app1", 31, at), Event("app1", 30, at), Event("app1", 32, at)}}, 3, 1, false},
 	} {
 		res, err := s.Append(ctx, step.batch)
 		if err != nil {
@@ -189,11 +190,11 @@ func testDedup(t *testing.T, s store.Store) {
 		}
 	}
 	Flush(t, s)
-	if n := count(t, s, "SELECT count(*) FROM events WHERE app_id = ?", "app1"); n != 16 {
-		t.Fatalf("events = %d, want 16", n)
+	if n := count(t, s, "SELECT count(*) FROM events WHERE app_id = ?", "app1"); n != 19 {
+		t.Fatalf("events = %d, want 19", n)
 	}
-	if n := count(t, s, "SELECT count(DISTINCT request_id) FROM events WHERE app_id = ?", "app1"); n != 16 {
-		t.Fatalf("distinct request ids = %d, want 16", n)
+	if n := count(t, s, "SELECT count(DISTINCT request_id) FROM events WHERE app_id = ?", "app1"); n != 19 {
+		t.Fatalf("distinct request ids = %d, want 19", n)
 	}
 }
 
