@@ -62,3 +62,27 @@ bench: build
 
 clean:
 	rm -rf bin web/dist/app
+
+# reliability: the full crash, overload, hostile-input, isolation, TLS and
+# soak runs of internal/reliability (docs/reliability.md), each printing
+# its figures. `make test` runs short versions of the same tests (in
+# `unit`) and prints their figures at the end. Knobs: GATESCOPE_CRASH_KILLS,
+# GATESCOPE_CRASH_SEED, GATESCOPE_OVERLOAD_DURATION, GATESCOPE_SOAK_DURATION.
+export GATESCOPE_FIGURES ?= $(CURDIR)/bin/reliability-figures.txt
+RELIABILITY_TESTS := TestCrashSafety|TestGracefulShutdown|TestOverload|TestSlowClients|TestHostileInput|TestIsolationAndSecrets|TestTLS|TestACME|TestSoak
+
+.PHONY: reliability reliability-figures reliability-figures-reset
+
+reliability: reliability-figures-reset
+	set -o pipefail; GATESCOPE_RELIABILITY=full $(GO) test -count=1 -v -timeout 60m -run '^($(RELIABILITY_TESTS))$$' ./internal/reliability/ \
+		| grep -E '^(--- |PASS|FAIL|ok|panic)|FIGURES|_test.go'
+	@$(MAKE) --no-print-directory reliability-figures
+
+reliability-figures-reset:
+	@mkdir -p $(dir $(GATESCOPE_FIGURES)) && rm -f $(GATESCOPE_FIGURES)
+
+reliability-figures:
+	@if [ -f $(GATESCOPE_FIGURES) ]; then echo "Reliability figures:"; cat $(GATESCOPE_FIGURES); fi
+
+unit: reliability-figures-reset
+test: reliability-figures

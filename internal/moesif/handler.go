@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -278,6 +280,13 @@ func readStatus(err error) int {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return http.StatusRequestEntityTooLarge
+	}
+	// The body did not arrive within the request's time (the server's
+	// MaxRequestDuration): the sender or its network is slow, not wrong,
+	// and a retry may pass.
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadRequest
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatescope/gatescope/internal/ratelimit"
 	"github.com/gatescope/gatescope/internal/store"
 )
 
@@ -32,6 +33,20 @@ type Config struct {
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long, once shutdown begins, the server keeps
+	// accepting requests only to answer deliveries 503 (and /readyz 503)
+	// before it closes its listener. Without it a delivery arriving at
+	// that moment meets a closed connection, which tells its sender
+	// nothing; with it the sender gets the protocol's "retry" and a load
+	// balancer sees the server leave. Zero closes the listener at once.
+	DrainDelay time.Duration
+	// MaxRequestDuration bounds a receiver request (POST /v1/...) from its
+	// headers to its answer: reading the body and waiting for the store.
+	// Past it the receiver answers 503, which Firehose and the SDKs retry.
+	MaxRequestDuration time.Duration
+	// AuthLimit bounds failed authentications per source address (package
+	// ratelimit); past it, credentialed requests get 429 unchecked.
+	AuthLimit ratelimit.Config
 }
 
 // DefaultConfig returns the documented defaults. A 64 MiB batch over a
@@ -44,6 +59,11 @@ func DefaultConfig() Config {
 		WriteTimeout:      3 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   60 * time.Second,
+		// As long as ReadTimeout, shorter than WriteTimeout so that the
+		// 503 can still be written, and shorter than the 180 s a
+		// Firehose attempt waits.
+		MaxRequestDuration: 2 * time.Minute,
+		AuthLimit:          ratelimit.DefaultConfig(),
 	}
 }
 
@@ -55,10 +75,16 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("server: --tls-cert and --tls-key go together")
 	}
-	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.ShutdownTimeout <= 0 {
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.ShutdownTimeout <= 0 || c.MaxRequestDuration <= 0 {
 		return errors.New("server: timeouts must be positive")
 	}
-	return nil
+	if c.DrainDelay < 0 || c.DrainDelay > time.Minute {
+		return fmt.Errorf("server: --drain-delay %v outside [0, 1m]", c.DrainDelay)
+	}
+	if c.MaxRequestDuration >= c.WriteTimeout {
+		return fmt.Errorf("server: --max-request-duration %v must be shorter than the write timeout %v, or its 503 cannot be written", c.MaxRequestDuration, c.WriteTimeout)
+	}
+	return c.AuthLimit.Validate()
 }
 
 // Server is Gatescope's HTTP server.
@@ -76,6 +102,10 @@ func New(cfg Config, st store.Store, reg *prometheus.Registry, log *slog.Logger)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	limiter, err := ratelimit.New(cfg.AuthLimit)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), store: st}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -85,7 +115,7 @@ func New(cfg Config, st store.Store, reg *prometheus.Registry, log *slog.Logger)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	s.http = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           s.drain(logRequests(log, s.mux)),
+		Handler:           s.drain(logRequests(log, ratelimit.Middleware(limiter, authPolicy, s.bound(s.mux)))),
 		TLSConfig:         cfg.TLSConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -98,6 +128,10 @@ func New(cfg Config, st store.Store, reg *prometheus.Registry, log *slog.Logger)
 
 // Mux is where the receivers, the API and the dashboard register.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// TLSConfig is the TLS configuration the server serves with, nil when it
+// serves plain HTTP or from certificate files.
+func (s *Server) TLSConfig() *tls.Config { return s.http.TLSConfig }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
@@ -160,7 +194,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	s.log.Info("shutting down: finishing in-flight requests")
+	s.log.Info("shutting down: finishing in-flight requests", "drain_delay", s.cfg.DrainDelay)
+	if s.cfg.DrainDelay > 0 {
+		// Requests whose headers arrive once Shutdown has begun are
+		// dropped by net/http without an answer: keep serving (503s)
+		// for the delay first.
+		t := time.NewTimer(s.cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(sctx)
