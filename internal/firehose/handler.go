@@ -6,21 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fastjson"
 
 	"github.com/gatescope/gatescope/internal/accesslog"
+	"github.com/gatescope/gatescope/internal/reqbody"
 	"github.com/gatescope/gatescope/internal/store"
 )
 
@@ -81,7 +78,7 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics
 	slots   chan struct{}
-	budget  *budget
+	budget  *reqbody.Budget
 	workers sync.Pool // *worker
 	now     func() time.Time
 }
@@ -100,7 +97,7 @@ func NewHandler(cfg Config, st store.Store, apps Authenticator, log *slog.Logger
 	}
 	h := &Handler{
 		cfg: cfg, store: st, apps: apps, log: log, metrics: newMetrics(reg),
-		slots: make(chan struct{}, cfg.MaxConcurrent), budget: &budget{max: cfg.MaxInflightBytes}, now: time.Now,
+		slots: make(chan struct{}, cfg.MaxConcurrent), budget: reqbody.NewBudget(cfg.MaxInflightBytes), now: time.Now,
 	}
 	h.workers.New = func() any { return new(worker) }
 	return h, nil
@@ -153,10 +150,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	wk := h.workers.Get().(*worker)
 	defer h.putWorker(wk)
-	reserved, status, err := h.readBody(w, r, &wk.body)
-	defer h.budget.release(reserved)
-	if err != nil {
-		h.reply(w, status, reqID, err.Error())
+	reserved, err := reqbody.Read(w, r, &wk.body, h.limits(), h.budget)
+	defer h.budget.Release(reserved)
+	if be := (*reqbody.Error)(nil); errors.As(err, &be) {
+		h.reply(w, be.Status, reqID, be.Msg)
 		return
 	}
 	req, err := wk.decoder.Decode(wk.body.Bytes(), h.cfg.MaxRecords)
@@ -189,6 +186,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, http.StatusOK, reqID, "")
 }
 
+func (h *Handler) limits() reqbody.Limits {
+	return reqbody.Limits{MaxBytes: h.cfg.MaxBodyBytes, MaxDecoded: h.cfg.MaxDecodedBytes}
+}
+
 // pooledMax is the largest buffer a pooled worker keeps between batches:
 // the occasional 64 MiB batch's memory goes back to the runtime instead of
 // staying parked in the pool.
@@ -211,76 +212,6 @@ func (wk *worker) dropLarge(records int) {
 	}
 }
 
-// readBody reads the body into buf, gunzipping if it says so, within the
-// size limits and the in-flight budget. It returns the budget it reserved
-// (the caller releases it) and, on failure, the status to answer.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int64, int, error) {
-	buf.Reset()
-	body := io.Reader(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return 0, readStatus(err), fmt.Errorf("body says gzip but is not: %v", err)
-		}
-		defer zr.Close()
-		body = zr
-	default:
-		return 0, http.StatusBadRequest, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", enc)
-	}
-	limit := h.cfg.MaxDecodedBytes
-	// Size the buffer once from Content-Length (gzip'd JSON of base64
-	// inflates about fourfold) rather than doubling it up from nothing,
-	// which would allocate twice the body.
-	if cl := r.ContentLength; cl > 0 {
-		if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-			cl *= 4
-		}
-		buf.Grow(int(min(cl, limit) + 1))
-	}
-	var reserved int64
-	const step = 1 << 20
-	for {
-		// Read at most one byte past the limit, enough to tell a body over
-		// it, and reserve no more than the limit: an in-flight budget of
-		// MaxDecodedBytes (or under a step) must still take a full body.
-		chunk := min(step, limit+1-int64(buf.Len()))
-		if need := min(int64(buf.Len())+chunk, limit) - reserved; need > 0 {
-			if !h.budget.reserve(need) {
-				return reserved, http.StatusServiceUnavailable, errors.New("collector is at its memory limit; retry")
-			}
-			reserved += need
-		}
-		buf.Grow(int(chunk))
-		n, err := buf.ReadFrom(io.LimitReader(body, chunk))
-		if int64(buf.Len()) > limit {
-			return reserved, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over %d bytes decoded", limit)
-		}
-		if err != nil {
-			return reserved, readStatus(err), fmt.Errorf("reading body: %v", err)
-		}
-		if n < chunk {
-			return reserved, 0, nil
-		}
-	}
-}
-
-func readStatus(err error) int {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return http.StatusRequestEntityTooLarge
-	}
-	// The body did not arrive within the request's time (the server's
-	// MaxRequestDuration): the sender or its network is slow, not wrong,
-	// and a retry may pass.
-	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
-}
-
 // commonAttributes parses the X-Amz-Firehose-Common-Attributes header,
 // {"commonAttributes":{"key":"value",...}}, into metadata attributes in a
 // stable order.
@@ -300,27 +231,4 @@ func commonAttributes(header string) ([]accesslog.Attr, error) {
 	}
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
 	return attrs, nil
-}
-
-// budget is a shared allowance of bytes.
-type budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-}
-
-func (b *budget) reserve(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-func (b *budget) release(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
 }

@@ -13,20 +13,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatescope/gatescope/internal/event"
+	"github.com/gatescope/gatescope/internal/reqbody"
 	"github.com/gatescope/gatescope/internal/store"
 )
 
@@ -74,7 +70,7 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics
 	slots   chan struct{}
-	budget  *budget
+	budget  *reqbody.Budget
 	now     func() time.Time
 }
 
@@ -85,7 +81,7 @@ func NewHandler(cfg Config, st store.Store, apps Authenticator, log *slog.Logger
 	}
 	return &Handler{
 		cfg: cfg, store: st, apps: apps, log: log, metrics: newMetrics(reg),
-		slots: make(chan struct{}, cfg.MaxConcurrent), budget: &budget{max: cfg.MaxInflightBytes}, now: time.Now,
+		slots: make(chan struct{}, cfg.MaxConcurrent), budget: reqbody.NewBudget(cfg.MaxInflightBytes), now: time.Now,
 	}, nil
 }
 
@@ -135,10 +131,10 @@ func (h *Handler) serve(ep endpoint, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body bytes.Buffer
-	reserved, status, err := h.readBody(w, r, &body)
-	defer h.budget.release(reserved)
-	if err != nil {
-		h.reply(w, ep, status, err.Error())
+	reserved, err := reqbody.Read(w, r, &body, reqbody.Limits{MaxBytes: h.cfg.MaxBodyBytes, MaxDecoded: h.cfg.MaxDecodedBytes}, h.budget)
+	defer h.budget.Release(reserved)
+	if be := (*reqbody.Error)(nil); errors.As(err, &be) {
+		h.reply(w, ep, be.Status, be.Msg)
 		return
 	}
 	records, err := split(body.Bytes(), ep, h.cfg.MaxRecords)
@@ -234,82 +230,4 @@ func split(body []byte, ep endpoint, maxRecords int) ([]json.RawMessage, error) 
 		return nil, fmt.Errorf("%w: %d records, more than the limit of %d", errBadBody, len(recs), maxRecords)
 	}
 	return recs, nil
-}
-
-// readBody reads the body into buf, gunzipping if it says so, within the
-// size limits and the in-flight budget. It returns the budget it reserved
-// (the caller releases it) and, on failure, the status to answer.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int64, int, error) {
-	body := io.Reader(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return 0, readStatus(err), fmt.Errorf("body says gzip but is not: %v", err)
-		}
-		defer zr.Close()
-		body = zr
-	default:
-		return 0, http.StatusBadRequest, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", enc)
-	}
-	var reserved int64
-	const step = 256 << 10
-	for {
-		if int64(buf.Len())+step > reserved {
-			if !h.budget.reserve(step) {
-				return reserved, http.StatusServiceUnavailable, errors.New("collector is at its memory limit; retry")
-			}
-			reserved += step
-		}
-		buf.Grow(step)
-		n, err := buf.ReadFrom(io.LimitReader(body, step))
-		if int64(buf.Len()) > h.cfg.MaxDecodedBytes {
-			return reserved, http.StatusRequestEntityTooLarge, fmt.Errorf("body is over %d bytes decoded", h.cfg.MaxDecodedBytes)
-		}
-		if err != nil {
-			return reserved, readStatus(err), fmt.Errorf("reading body: %v", err)
-		}
-		if n < step {
-			return reserved, 0, nil
-		}
-	}
-}
-
-func readStatus(err error) int {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return http.StatusRequestEntityTooLarge
-	}
-	// The body did not arrive within the request's time (the server's
-	// MaxRequestDuration): the sender or its network is slow, not wrong,
-	// and a retry may pass.
-	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
-}
-
-// budget is a shared allowance of bytes.
-type budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
-}
-
-func (b *budget) reserve(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used+n > b.max {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-func (b *budget) release(n int64) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
 }

@@ -43,11 +43,11 @@ type Config struct {
 	// GOMEMLIMIT or none). The process sets it (cmd/gatescope), not Start:
 	// it is global state. DuckDB's memory is bounded separately.
 	GoMemoryLimit int64
-	Server     server.Config
-	Firehose   firehose.Config
-	Moesif     moesif.Config
-	API        api.Config
-	DuckDB     duckdb.Config
+	Server        server.Config
+	Firehose      firehose.Config
+	Moesif        moesif.Config
+	API           api.Config
+	DuckDB        duckdb.Config
 	// ClickHouse configures --store clickhouse; its URL is ClickHouseURL.
 	ClickHouse clickhouse.Config
 	// ACME, with domains, serves HTTPS with automatic certificates;
