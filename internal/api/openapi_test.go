@@ -51,6 +51,13 @@ func newOAEnv(t *testing.T) *oaEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newOAEnvOn(t, st)
+}
+
+// newOAEnvOn is newOAEnv on any store (openapi_clickhouse_test.go).
+func newOAEnvOn(t *testing.T, st store.Store) *oaEnv {
+	t.Helper()
+	ctx := context.Background()
 	reg, err := apps.NewRegistry(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +183,10 @@ func clip(b []byte) string {
 // validates requests and answers against the document, then checks that
 // no operation was left out.
 func TestOpenAPI(t *testing.T) {
-	e := newOAEnv(t)
+	testOpenAPI(t, newOAEnv(t))
+}
+
+func testOpenAPI(t *testing.T, e *oaEnv) {
 	app := e.app
 	v := func(kv ...string) url.Values {
 		q := url.Values{"app_id": {app}}

@@ -16,9 +16,13 @@ const (
 	srcRaw srcKind = iota
 	srcTraffic
 	srcUser
+	srcUserRoute // daily only (derived.go)
+	srcUserHist  // histograms only (derived.go)
 )
 
-func (k srcKind) String() string { return [...]string{"raw", "traffic", "user"}[k] }
+func (k srcKind) String() string {
+	return [...]string{"raw", "traffic", "user", "user-route", "user-hist"}[k]
+}
 
 // sqlExpr is SQL text with its bind arguments in order.
 type sqlExpr struct {
@@ -62,11 +66,11 @@ func (c *compiler) fieldExpr(src srcKind, f Field) (x sqlExpr, needUser, ok bool
 		case refRejected:
 			return sqlExpr{text: "r.rejected"}, false, true
 		}
-	case srcUser:
+	case srcUser, srcUserRoute, srcUserHist:
 		switch f.ref {
 		case refColumn:
-			if f.Name == "user_id" {
-				return sqlExpr{text: "r.user_id"}, false, true
+			if f.Name == "user_id" || src == srcUserRoute && (f.Name == "method" || f.Name == "route") {
+				return sqlExpr{text: "r." + f.Name}, false, true
 			}
 		case refCompany:
 			return sqlExpr{text: "coalesce(r.company_id, u.company_id)"}, true, true
@@ -85,7 +89,12 @@ func statusClass(col string) string {
 }
 
 // compiler builds statements for one dialect.
-type compiler struct{ d Dialect }
+type compiler struct {
+	d Dialect
+	// app, when set (forApp), lets a condition on the company read the
+	// app's users through a semi-join instead of joining every row.
+	app string
+}
 
 // where compiles a filter on a source; ok=false when the source cannot
 // answer one of its fields.
@@ -118,6 +127,9 @@ func (c *compiler) where(src srcKind, f *Filter) (x sqlExpr, needUser, ok bool, 
 		// NOT of a condition on an absent value is true: absent is not
 		// equal to anything.
 		return sqlExpr{"NOT coalesce((" + x.text + "), false)", x.args}, u, ok, err
+	}
+	if x, ok := c.companySemiJoin(src, f); ok { // company.go
+		return x, false, true, nil
 	}
 	fx, nu, ok := c.fieldExpr(src, *f.Field)
 	if !ok {
@@ -200,6 +212,12 @@ func (p piece) table() string {
 		return rollup.UserDay
 	case p.src == srcUser:
 		return rollup.UserHour
+	case p.src == srcUserRoute:
+		return rollup.UserRouteDay
+	case p.src == srcUserHist && p.day:
+		return rollup.UserHistDay
+	case p.src == srcUserHist:
+		return rollup.UserHistHour
 	}
 	return "events"
 }
@@ -208,7 +226,7 @@ func (p piece) timeCol() string {
 	switch {
 	case p.src == srcRaw:
 		return "e.time"
-	case p.day:
+	case p.day || p.src == srcUserRoute:
 		return "r.day"
 	}
 	return "r.hour"
@@ -222,6 +240,9 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 	raw := []piece{{src: srcRaw, from: r.From, to: r.To}}
 	if !useRollup || rollupSrc == srcRaw {
 		return raw
+	}
+	if rollupSrc == srcUserRoute {
+		return planDays(r, iv, loc, sealed) // derived.go
 	}
 	if iv != nil && (iv.D < time.Hour || !wholeHourZone(loc, r)) {
 		return raw
@@ -285,8 +306,9 @@ type aggSpec struct {
 	// textGroups converts group values to text (time series).
 	textGroups bool
 	pcts       []int
-	// sealed is where the daily rollups end (zero: none).
-	sealed time.Time
+	// sealed is where the daily rollups end (zero: none); done is where
+	// the hourly user histograms end (derived.go).
+	sealed, done time.Time
 }
 
 // additive partials, in this order.
@@ -319,6 +341,12 @@ func (c *compiler) sourceFor(fam family, fields []Field) srcKind {
 		if can(srcTraffic) {
 			return srcTraffic
 		}
+		if can(srcUserHist) {
+			return srcUserHist
+		}
+	}
+	if can(srcUserRoute) {
+		return srcUserRoute
 	}
 	return srcRaw
 }
@@ -342,6 +370,9 @@ func (s *aggSpec) keys() []string {
 // and its key columns. The outer columns are the keys, then: additive:
 // partials; distinct: v; histogram: q0...
 func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []string, error) {
+	if _, ok := c.d.(ClickHouse); ok { // ClickHouse: raw events only (dialect_clickhouse_agg.go)
+		return c.chBuild(fam, s)
+	}
 	fields := s.filter.fields(append([]Field{}, s.groups...))
 	if fam == famDistinct {
 		fields = append(fields, s.distinctOf)
@@ -349,7 +380,7 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	src := c.sourceFor(fam, fields)
 	var parts []string
 	var args []any
-	for _, p := range plan(s.r, s.iv, s.loc, src, useRollup, s.sealed) {
+	for _, p := range clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.sealed), s.done) { // derived.go
 		x, err := c.piece(fam, s, p)
 		if err != nil {
 			return sqlExpr{}, nil, err
@@ -456,6 +487,10 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		if p.src == srcRaw {
 			measures = []string{c.d.HistogramBucket("e.latency_ms") + " AS b", "count(*) AS n"}
 			where = append(where, "e.latency_ms IS NOT NULL")
+		} else if p.src == srcUserHist || p.src == srcUserRoute {
+			// Histogram pairs, unnested from the filtered rows and summed
+			// below.
+			measures = []string{"unnest(r.hist) AS h"}
 		} else {
 			measures = []string{"r.lat_bucket AS b", "sum(r.n) AS n"}
 			where = append(where, "r.lat_bucket IS NOT NULL")
@@ -474,7 +509,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		}
 		where = append(where, "e.time < ?")
 		wArgs = append(wArgs, p.to)
-	case srcTraffic, srcUser:
+	case srcTraffic, srcUser, srcUserRoute, srcUserHist:
 		from = p.table() + " r"
 		where = append(where, "r.app_id = ?")
 		wArgs = append(wArgs, s.app)
@@ -485,7 +520,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		where = append(where, timeCol+" < ?")
 		wArgs = append(wArgs, p.to)
 	}
-	fx, nu, ok, err := c.where(p.src, s.filter)
+	fx, nu, ok, err := c.forApp(s.app).where(p.src, s.filter)
 	if err != nil {
 		return sqlExpr{}, err
 	}
@@ -508,7 +543,9 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		from += fmt.Sprintf(" LEFT JOIN users u ON u.app_id = %s.app_id AND u.user_id = %s.user_id", alias, alias)
 	}
 	q := "SELECT " + strings.Join(append(sel, measures...), ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ")
-	if len(groupKeys) > 0 {
+	if (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram {
+		q = histPairs(q, groupKeys) // derived.go
+	} else if len(groupKeys) > 0 {
 		q += " GROUP BY " + strings.Join(groupKeys, ", ")
 	}
 	args := append(append(selArgs, mArgs...), wArgs...)
@@ -525,7 +562,7 @@ func (c *compiler) additive(src srcKind) []string {
 			"sum(CASE WHEN r.status >= 500 AND r.status < 600 THEN r.n ELSE 0 END) AS e5",
 			"sum(CASE WHEN r.rejected THEN r.n ELSE 0 END) AS rj",
 			"sum(r.lat_sum) AS lat_sum", "sum(r.lat_n) AS lat_n", "sum(r.bytes_sum) AS bytes_sum"}
-	case srcUser:
+	case srcUser, srcUserRoute:
 		return []string{"sum(r.n) AS n", "sum(r.n_4xx) AS e4", "sum(r.n_5xx) AS e5", "sum(r.n_rejected) AS rj",
 			"sum(r.lat_sum) AS lat_sum", "sum(r.lat_n) AS lat_n", "sum(r.bytes_sum) AS bytes_sum"}
 	}

@@ -181,9 +181,12 @@ func rejectedExpr(d Dialect, e string) (string, []any) {
 		statuses[i] = fmt.Sprint(s)
 	}
 	// The JSON argument comes first in args but last in the text, so bind
-	// order is rebuilt below.
-	sql := fmt.Sprintf(`coalesce(%[1]sstatus >= 400 AND CASE WHEN %[1]serror_type IS NOT NULL THEN %[1]serror_type IN (%[2]s)
-		ELSE %[1]sintegration_latency_ms IS NULL AND NOT %[3]s AND %[1]sstatus IN (%[4]s) END, false)`,
+	// order is rebuilt below. The cases are in this order so that the JSON
+	// is read only for the few events the last one needs.
+	sql := fmt.Sprintf(`CASE WHEN %[1]sstatus IS NULL OR %[1]sstatus < 400 THEN false
+		WHEN %[1]serror_type IS NOT NULL THEN %[1]serror_type IN (%[2]s)
+		WHEN %[1]sintegration_latency_ms IS NOT NULL OR %[1]sstatus NOT IN (%[4]s) THEN false
+		ELSE NOT %[3]s END`,
 		e, strings.Join(types, ", "), has, strings.Join(statuses, ", "))
 	return sql, append(args[len(args)-len(types):], args[:len(args)-len(types)]...)
 }

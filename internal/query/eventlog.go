@@ -76,7 +76,10 @@ func (e *Engine) Events(ctx context.Context, app string, r Range, f *Filter, p P
 }
 
 func (e *Engine) eventsIn(ctx context.Context, app string, r Range, f *Filter, after *cursor, limit int) ([]Event, error) {
-	wx, needUser, _, err := e.c.where(srcRaw, f)
+	if e.onClickHouse() { // dialect_clickhouse_events.go
+		return e.chEventsIn(ctx, app, r, f, after, limit)
+	}
+	wx, needUser, _, err := e.c.forApp(app).where(srcRaw, f)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +145,9 @@ func (e *Engine) eventsIn(ctx context.Context, app string, r Range, f *Filter, a
 // latestData is the end of the app's latest hour of data (from the
 // rollups), or the zero time when unknown.
 func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) {
+	if e.onClickHouse() { // dialect_clickhouse_events.go
+		return e.chLatestData(ctx, app)
+	}
 	if !e.rollups {
 		return time.Time{}, nil
 	}
@@ -186,6 +192,9 @@ func (e *Engine) scanEvents(ctx context.Context, q string, args []any) ([]Event,
 // none. at, when not zero, is the event's time (as a listing showed it):
 // the search then reads only the rows of that second instead of the table.
 func (e *Engine) Event(ctx context.Context, app, requestID string, at time.Time) (Event, error) {
+	if e.onClickHouse() { // dialect_clickhouse_events.go
+		return e.chEvent(ctx, app, requestID, at)
+	}
 	sel := eventSelect(e.c.d)
 	q := "SELECT " + sel.text + ` FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id
 		WHERE e.app_id = ? AND e.request_id = ?`
@@ -193,6 +202,8 @@ func (e *Engine) Event(ctx context.Context, app, requestID string, at time.Time)
 	if !at.IsZero() {
 		q += " AND e.time >= ? AND e.time <= ?"
 		args = append(args, at.Add(-time.Second), at.Add(time.Second))
+	} else if e.rollups {
+		return e.eventByHash(ctx, q, args, app, requestID)
 	}
 	evs, err := e.scanEvents(ctx, q+" LIMIT 1", args)
 	if err != nil {
@@ -202,6 +213,57 @@ func (e *Engine) Event(ctx context.Context, app, requestID string, at time.Time)
 		return Event{}, fmt.Errorf("event %q: %w", requestID, store.ErrNotFound)
 	}
 	return evs[0], nil
+}
+
+// eventByHash finds an event without its time: the events from the
+// request-id rollup's end (the sealed days', so the last day or so) are
+// read, then the rollup names the earlier hours holding an id of the same
+// hash (one, or rarely a few), newest first, and only those are read.
+func (e *Engine) eventByHash(ctx context.Context, q string, args []any, app, requestID string) (Event, error) {
+	done, _, err := e.rollupMarks(ctx)
+	if err != nil {
+		return Event{}, err
+	}
+	// From done on (everything when it is zero), the events themselves.
+	evs, err := e.scanEvents(ctx, q+" AND e.time >= ? LIMIT 1", append(args[:len(args):len(args)], done))
+	if err != nil {
+		return Event{}, err
+	}
+	if len(evs) > 0 {
+		return evs[0], nil
+	}
+	notFound := fmt.Errorf("event %q: %w", requestID, store.ErrNotFound)
+	if done.IsZero() {
+		return Event{}, notFound
+	}
+	rows, err := e.query(ctx, "SELECT DISTINCT hour FROM "+rollup.RequestIDs+" WHERE app_id = ? AND h = "+rollup.RequestIDHashSQL("?")+
+		" ORDER BY hour DESC", app, requestID)
+	if err != nil {
+		return Event{}, fmt.Errorf("event by id: %w", err)
+	}
+	var hours []time.Time
+	for rows.Next() {
+		var h time.Time
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return Event{}, fmt.Errorf("event by id: %w", err)
+		}
+		hours = append(hours, h.UTC())
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Event{}, fmt.Errorf("event by id: %w", err)
+	}
+	for _, h := range hours {
+		evs, err := e.scanEvents(ctx, q+" AND e.time >= ? AND e.time < ? LIMIT 1", append(args[:len(args):len(args)], h, h.Add(time.Hour)))
+		if err != nil {
+			return Event{}, err
+		}
+		if len(evs) > 0 {
+			return evs[0], nil
+		}
+	}
+	return Event{}, notFound
 }
 
 // Tail is a live tail's position: what it has sent.
@@ -230,7 +292,13 @@ func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit
 	sel := eventSelect(e.c.d)
 	q := "SELECT " + sel.text + ", e.received_at FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id" +
 		" WHERE e.app_id = ? AND e.received_at >= ? AND (" + wx.text + ") ORDER BY e.received_at, e.time, e.request_id LIMIT " + strconv.Itoa(limit+len(t.sent))
-	rows, err := e.query(ctx, q, append(append(sel.args, app, from), wx.args...)...)
+	args := append(append(sel.args, app, from), wx.args...)
+	if e.onClickHouse() { // dialect_clickhouse_events.go: same rows
+		if q, args, err = e.chPollSQL(app, from, f, limit+len(t.sent)); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tail events: %w", err)
 	}
@@ -268,6 +336,9 @@ func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit
 // MetadataKeys lists the metadata keys of an app's latest events (up to
 // 1000 of them), sorted.
 func (e *Engine) MetadataKeys(ctx context.Context, app string) ([]string, error) {
+	if e.onClickHouse() { // dialect_clickhouse_events.go
+		return e.chMetadataKeys(ctx, app)
+	}
 	rows, err := e.query(ctx, `SELECT DISTINCT k FROM (SELECT unnest(json_keys(metadata)) AS k FROM
 		(SELECT metadata FROM events WHERE app_id = ? AND metadata IS NOT NULL AND time >= ? ORDER BY time DESC LIMIT 1000) m) x ORDER BY k`,
 		app, e.now().UTC().Add(-7*24*time.Hour))

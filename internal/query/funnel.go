@@ -72,61 +72,22 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 	if q.SplitBy != nil && q.SplitBy.Name != "company_id" && q.SplitBy.ref != refUserMetadata {
 		return nil, badQuery("split_by is company_id or user_metadata.<key>")
 	}
-	d := e.c.d
-	var conds []string
-	var condArgs []any
-	needUser := q.SplitBy != nil
+	if e.onClickHouse() { // dispatch hook: dialect_clickhouse_funnel.go
+		return e.chFunnel(ctx, q)
+	}
 	for i, st := range q.Steps {
 		if st.Filter == nil {
 			return nil, badQuery("step %d has no filter", i+1)
 		}
-		x, nu, _, err := e.c.where(srcRaw, st.Filter)
-		if err != nil {
+	}
+	q2, args, ok, err := e.funnelOnRollups(ctx, q) // funnel_rollup.go
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if q2, args, err = e.funnelOnEvents(q); err != nil {
 			return nil, err
 		}
-		conds = append(conds, "coalesce(("+x.text+"), false)")
-		condArgs = append(condArgs, x.args...)
-		needUser = needUser || nu
-	}
-	split := sqlExpr{text: "NULL"}
-	if q.SplitBy != nil {
-		x, _, _ := e.c.fieldExpr(srcRaw, *q.SplitBy)
-		split = x
-	}
-	var sel []string
-	for i, c := range conds {
-		sel = append(sel, fmt.Sprintf("%s AS s%d", c, i))
-	}
-	join := ""
-	if needUser {
-		join = " LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id"
-	}
-	var args []any
-	args = append(args, split.args...)
-	args = append(args, condArgs...)
-	m := fmt.Sprintf(`SELECT e.user_id AS uid, e.time AS t, %s AS sp, %s FROM events e%s
-		WHERE e.app_id = ? AND e.time >= ? AND e.time < ? AND e.user_id IS NOT NULL AND (%s)`,
-		split.text, strings.Join(sel, ", "), join, strings.Join(conds, " OR "))
-	args = append(args, q.AppID, q.Range.From, q.Range.To)
-	args = append(args, condArgs...)
-	win := q.Window.Microseconds()
-	ctes := []string{"m AS MATERIALIZED (" + m + ")",
-		"f0 AS (SELECT uid, min(t) AS t0, " + d.ArgMin("sp", "t") + " AS sp FROM m WHERE s0 GROUP BY uid)"}
-	cols := []string{"f0.uid", "f0.sp", "f0.t0"}
-	for k := 1; k < len(conds); k++ {
-		prev := fmt.Sprintf("f%d", k-1)
-		carry := []string{"p.uid", "p.t0"}
-		for j := 1; j < k; j++ {
-			carry = append(carry, fmt.Sprintf("p.t%d", j))
-		}
-		ctes = append(ctes, fmt.Sprintf(`f%d AS (SELECT %s, min(m.t) AS t%d FROM %s p JOIN m ON m.uid = p.uid AND m.s%d
-			AND m.t > p.t%d AND %s - %s <= %d GROUP BY %s)`, k, strings.Join(carry, ", "), k, prev, k, k-1,
-			d.EpochMicros("m.t"), d.EpochMicros("p.t0"), win, strings.Join(carry, ", ")))
-		cols = append(cols, fmt.Sprintf("f%d.t%d", k, k))
-	}
-	q2 := "WITH " + strings.Join(ctes, ",\n") + "\nSELECT " + strings.Join(cols, ", ") + " FROM f0"
-	for k := 1; k < len(conds); k++ {
-		q2 += fmt.Sprintf(" LEFT JOIN f%d ON f%d.uid = f0.uid", k, k)
 	}
 	rows, err := e.query(ctx, q2, args...)
 	if err != nil {
@@ -141,7 +102,7 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 	for rows.Next() {
 		var uid string
 		var sp any
-		ts := make([]*time.Time, len(conds))
+		ts := make([]*time.Time, len(q.Steps))
 		dest := []any{&uid, &sp}
 		for i := range ts {
 			dest = append(dest, &ts[i])
@@ -223,6 +184,67 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 		}
 	}
 	return res, nil
+}
+
+// funnelOnEvents is the funnel's statement over raw events: the events
+// matching any step, then each user's path through them. Its rows are
+// (uid, sp, t0, t1, ...): the split group and the time each step was
+// reached (NULL: not).
+func (e *Engine) funnelOnEvents(q FunnelSpec) (string, []any, error) {
+	d := e.c.d
+	var conds []string
+	var condArgs []any
+	needUser := q.SplitBy != nil
+	for _, st := range q.Steps {
+		x, nu, _, err := e.c.forApp(q.AppID).where(srcRaw, st.Filter)
+		if err != nil {
+			return "", nil, err
+		}
+		conds = append(conds, "coalesce(("+x.text+"), false)")
+		condArgs = append(condArgs, x.args...)
+		needUser = needUser || nu
+	}
+	split := sqlExpr{text: "NULL"}
+	if q.SplitBy != nil {
+		x, _, _ := e.c.fieldExpr(srcRaw, *q.SplitBy)
+		split = x
+	}
+	var sel []string
+	for i, c := range conds {
+		sel = append(sel, fmt.Sprintf("%s AS s%d", c, i))
+	}
+	join := ""
+	if needUser {
+		join = " LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id"
+	}
+	var args []any
+	args = append(args, split.args...)
+	args = append(args, condArgs...)
+	m := fmt.Sprintf(`SELECT e.user_id AS uid, e.time AS t, %s AS sp, %s FROM events e%s
+		WHERE e.app_id = ? AND e.time >= ? AND e.time < ? AND e.user_id IS NOT NULL AND (%s)`,
+		split.text, strings.Join(sel, ", "), join, strings.Join(conds, " OR "))
+	args = append(args, q.AppID, q.Range.From, q.Range.To)
+	args = append(args, condArgs...)
+	win := q.Window.Microseconds()
+	ctes := []string{"m AS MATERIALIZED (" + m + ")",
+		"f0 AS (SELECT uid, min(t) AS t0, " + d.ArgMin("sp", "t") + " AS sp FROM m WHERE s0 GROUP BY uid)"}
+	cols := []string{"f0.uid", "f0.sp", "f0.t0"}
+	for k := 1; k < len(conds); k++ {
+		prev := fmt.Sprintf("f%d", k-1)
+		carry := []string{"p.uid", "p.t0"}
+		for j := 1; j < k; j++ {
+			carry = append(carry, fmt.Sprintf("p.t%d", j))
+		}
+		ctes = append(ctes, fmt.Sprintf(`f%d AS (SELECT %s, min(m.t) AS t%d FROM %s p JOIN m ON m.uid = p.uid AND m.s%d
+			AND m.t > p.t%d AND %s - %s <= %d GROUP BY %s)`, k, strings.Join(carry, ", "), k, prev, k, k-1,
+			d.EpochMicros("m.t"), d.EpochMicros("p.t0"), win, strings.Join(carry, ", ")))
+		cols = append(cols, fmt.Sprintf("f%d.t%d", k, k))
+	}
+	q2 := "WITH " + strings.Join(ctes, ",\n") + "\nSELECT " + strings.Join(cols, ", ") + " FROM f0"
+	for k := 1; k < len(conds); k++ {
+		q2 += fmt.Sprintf(" LEFT JOIN f%d ON f%d.uid = f0.uid", k, k)
+	}
+	return q2, args, nil
 }
 
 func ratio(a, b int64) *float64 {

@@ -28,9 +28,10 @@ func openStore(t testing.TB) *duckdb.Store {
 	return s
 }
 
-// load appends events in batches of n, flushing after each so that the
-// rollups are built across several loads, then the user links.
-func load(t testing.TB, s *duckdb.Store, app string, evs []event.Event, links []event.UserUpdate, n int) {
+// load appends events in batches of n, flushing after each (on stores
+// that load asynchronously) so that the rollups are built across several
+// loads, then the user links.
+func load(t testing.TB, s store.Store, app string, evs []event.Event, links []event.UserUpdate, n int) {
 	t.Helper()
 	ctx := context.Background()
 	if err := s.CreateApp(ctx, store.App{ID: app, Name: app, ApplicationID: "key-" + app, Created: time.Now().UTC()}); err != nil {
@@ -46,8 +47,10 @@ func load(t testing.TB, s *duckdb.Store, app string, evs []event.Event, links []
 		if _, err := s.Append(ctx, b); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
+		if fl, ok := s.(store.Flusher); ok {
+			if err := fl.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,13 +102,9 @@ func TestKnownFunnel(t *testing.T) {
 	}
 	company, _ := query.ParseField("company_id")
 	spec.SplitBy = &company
-	got, err := k.engines["rollups"].Funnel(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	check := func(name string, gotSteps []query.FunnelStepResult, ps []path) {
 		users, medians := expect(ps)
-		if users[len(users)-1] == 0 && name == "all" {
+		if users[len(users)-1] == 0 && strings.HasSuffix(name, "all") {
 			t.Fatalf("the fixture gives no conversions; the test would prove nothing")
 		}
 		for s := range steps {
@@ -125,16 +122,22 @@ func TestKnownFunnel(t *testing.T) {
 			}
 		}
 	}
-	check("all", got.Steps, paths)
 	byCompany := map[string][]path{}
 	for _, p := range paths {
 		byCompany[p.company] = append(byCompany[p.company], p)
 	}
-	if len(got.Splits) != len(byCompany) {
-		t.Fatalf("%d splits, want %d", len(got.Splits), len(byCompany))
-	}
-	for _, sp := range got.Splits {
-		check("company "+deref(sp.Group), sp.Steps, byCompany[stringOr(sp.Group)])
+	for ename, e := range k.engines {
+		got, err := e.Funnel(ctx, spec)
+		if err != nil {
+			t.Fatalf("%s: %v", ename, err)
+		}
+		check(ename+" all", got.Steps, paths)
+		if len(got.Splits) != len(byCompany) {
+			t.Fatalf("%s: %d splits, want %d", ename, len(got.Splits), len(byCompany))
+		}
+		for _, sp := range got.Splits {
+			check(ename+" company "+deref(sp.Group), sp.Steps, byCompany[stringOr(sp.Group)])
+		}
 	}
 }
 
@@ -311,41 +314,43 @@ func TestKnownUsersAndEvents(t *testing.T) {
 		return want[i].RequestID > want[j].RequestID
 	})
 	f := mustFilter(t, `{"field":"status","op":"class","value":"5xx"}`)
-	var got []query.Event
-	cursor := ""
-	for pages := 0; ; pages++ {
-		page, next, err := k.engines["rollups"].Events(ctx, k.f.app, r, f, query.Page{Limit: 37, Cursor: cursor})
-		if err != nil {
-			t.Fatal(err)
+	for ename, eng := range k.engines {
+		var got []query.Event
+		cursor := ""
+		for pages := 0; ; pages++ {
+			page, next, err := eng.Events(ctx, k.f.app, r, f, query.Page{Limit: 37, Cursor: cursor})
+			if err != nil {
+				t.Fatalf("%s: %v", ename, err)
+			}
+			got = append(got, page...)
+			if next == "" || pages > 1000 {
+				break
+			}
+			cursor = next
 		}
-		got = append(got, page...)
-		if next == "" || pages > 1000 {
-			break
+		if len(got) != len(want) {
+			t.Fatalf("%s: paged %d events, want %d", ename, len(got), len(want))
 		}
-		cursor = next
-	}
-	if len(got) != len(want) {
-		t.Fatalf("paged %d events, want %d", len(got), len(want))
-	}
-	for _, at := range []time.Time{{}, want[3].Time} {
-		one, err := k.engines["rollups"].Event(ctx, k.f.app, want[3].RequestID, at)
-		if err != nil || one.RequestID != want[3].RequestID || !one.Time.Equal(want[3].Time) {
-			t.Errorf("event by id (time hint %v): %+v, %v", at, one.RequestID, err)
+		for _, at := range []time.Time{{}, want[3].Time} {
+			one, err := eng.Event(ctx, k.f.app, want[3].RequestID, at)
+			if err != nil || one.RequestID != want[3].RequestID || !one.Time.Equal(want[3].Time) {
+				t.Errorf("%s: event by id (time hint %v): %+v, %v", ename, at, one.RequestID, err)
+			}
 		}
-	}
-	if _, err := k.engines["rollups"].Event(ctx, k.f.app, want[3].RequestID, want[3].Time.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("event by id with a wrong time: %v, want not found", err)
-	}
-	for i := range got {
-		if got[i].RequestID != want[i].RequestID || *got[i].Status != int64(want[i].Status) {
-			t.Fatalf("event %d is %s, want %s", i, got[i].RequestID, want[i].RequestID)
+		if _, err := eng.Event(ctx, k.f.app, want[3].RequestID, want[3].Time.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: event by id with a wrong time: %v, want not found", ename, err)
 		}
-		if got[i].RejectedAtGateway != rejected(want[i]) {
-			t.Errorf("event %s: rejected_at_gateway %v", got[i].RequestID, got[i].RejectedAtGateway)
-		}
-		wantCompany := k.company(want[i])
-		if (got[i].CompanyID == nil) != (wantCompany == "") || got[i].CompanyID != nil && *got[i].CompanyID != wantCompany {
-			t.Errorf("event %s: company %v, want %q", got[i].RequestID, got[i].CompanyID, wantCompany)
+		for i := range got {
+			if got[i].RequestID != want[i].RequestID || *got[i].Status != int64(want[i].Status) || !got[i].Time.Equal(want[i].Time) {
+				t.Fatalf("%s: event %d is %s at %s, want %s at %s", ename, i, got[i].RequestID, got[i].Time, want[i].RequestID, want[i].Time)
+			}
+			if got[i].RejectedAtGateway != rejected(want[i]) {
+				t.Errorf("event %s: rejected_at_gateway %v", got[i].RequestID, got[i].RejectedAtGateway)
+			}
+			wantCompany := k.company(want[i])
+			if (got[i].CompanyID == nil) != (wantCompany == "") || got[i].CompanyID != nil && *got[i].CompanyID != wantCompany {
+				t.Errorf("event %s: company %v, want %q", got[i].RequestID, got[i].CompanyID, wantCompany)
+			}
 		}
 	}
 }

@@ -14,7 +14,9 @@ import (
 )
 
 // knownEnv is a store holding a fixture, and engines over it with and
-// without rollups: both must give the known answers.
+// without rollups, plus engines over the same fixture in ClickHouse (one
+// server and a two-shard cluster) when its servers are up: all must give
+// the known answers.
 type knownEnv struct {
 	f       *fixture
 	engines map[string]*query.Engine
@@ -33,7 +35,15 @@ func newKnownEnv(t *testing.T) *knownEnv {
 	}
 	raw, _ := query.NewEngine(s)
 	raw.NoRollups()
-	return &knownEnv{f: f, engines: map[string]*query.Engine{"rollups": rolled, "raw": raw}}
+	engines := map[string]*query.Engine{"rollups": rolled, "raw": raw}
+	for name, cs := range clickhouseStores(t) {
+		load(t, cs, f.app, f.events, f.links, 3000)
+		load(t, cs, other.app, other.events, other.links, 2000)
+		if engines[name], err = query.NewEngine(cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &knownEnv{f: f, engines: engines}
 }
 
 func (k *knownEnv) company(ev *event.Event) string {

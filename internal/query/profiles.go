@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/store"
@@ -108,8 +110,21 @@ func (q *ListSpec) check() error {
 // statsJoin compiles per-entity request totals over the range from the
 // rollups (or raw events), grouped by the user or company.
 func (e *Engine) statsJoin(ctx context.Context, app string, r Range, group string) (sqlExpr, error) {
+	return e.statsOf(ctx, app, r, group, "")
+}
+
+// statsOf is statsJoin for one entity when id is not empty: a profile
+// needs no other's totals.
+func (e *Engine) statsOf(ctx context.Context, app string, r Range, group, id string) (sqlExpr, error) {
 	g, _ := ParseField(group)
 	s := aggSpec{app: app, r: r, groups: []Field{g}}
+	if id != "" {
+		f, err := NewCondition(g, OpEq, id)
+		if err != nil {
+			return sqlExpr{}, err
+		}
+		s.filter = f
+	}
 	if err := e.setSealed(ctx, &s); err != nil {
 		return sqlExpr{}, err
 	}
@@ -117,8 +132,8 @@ func (e *Engine) statsJoin(ctx context.Context, app string, r Range, group strin
 	return x, err
 }
 
-// p95Join compiles the p95 latency of each entity (restricted to ids when
-// not nil), from raw events: the rollups keep no per-user histogram.
+// p95By computes the p95 latency of each entity (restricted to ids when
+// not nil), from the user histogram rollups and raw events around them.
 func (e *Engine) p95By(ctx context.Context, app string, r Range, group string, ids []string) (map[string]float64, error) {
 	g, _ := ParseField(group)
 	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
@@ -147,10 +162,13 @@ func (e *Engine) p95By(ctx context.Context, app string, r Range, group string, i
 
 // Users lists users with their activity in the range, and how many match.
 func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, error) {
+	if e.onClickHouse() { // dispatch hook: dialect_clickhouse_profiles.go
+		return e.chUsers(ctx, q)
+	}
 	if err := q.check(); err != nil {
 		return nil, 0, err
 	}
-	stats, err := e.statsJoin(ctx, q.AppID, q.Range, "user_id")
+	stats, err := e.statsOf(ctx, q.AppID, q.Range, "user_id", q.ID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -209,8 +227,8 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 }
 
 // pageOf runs a list statement with the sort, paging and p95 of q. When
-// sorting by p95, every entity's p95 is computed first (from raw events)
-// and the page is cut in Go.
+// sorting by p95, every entity's p95 is computed first and the page is cut
+// in Go.
 func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any, group string,
 	scan func(*sql.Rows) (string, any, error)) ([]any, error) {
 	dir := "ASC"
@@ -293,10 +311,13 @@ func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any
 // Companies lists companies: those with a profile, those users are linked
 // to, and those events name, with their activity in the range.
 func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, int64, error) {
+	if e.onClickHouse() { // dispatch hook: dialect_clickhouse_profiles.go
+		return e.chCompanies(ctx, q)
+	}
 	if err := q.check(); err != nil {
 		return nil, 0, err
 	}
-	stats, err := e.statsJoin(ctx, q.AppID, q.Range, "company_id")
+	stats, err := e.statsOf(ctx, q.AppID, q.Range, "company_id", q.ID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -371,6 +392,9 @@ func utcPtr(t *time.Time) {
 	}
 }
 
+// topRoutes is how many routes a profile lists.
+const topRoutes = 10
+
 // RouteStats is a row of a profile's top routes.
 type RouteStats struct {
 	Method     *string  `json:"method"`
@@ -401,78 +425,133 @@ type ProfileSpec struct {
 
 // UserProfile returns a user's profile; store.ErrNotFound if unknown.
 func (e *Engine) UserProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
-	list, _, err := e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
-	if err != nil {
-		return nil, err
+	p := &Profile{}
+	err := e.profile(ctx, q, "user_id", func(ctx context.Context) error {
+		list, _, err := e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+		if err == nil && len(list) == 1 {
+			p.User, p.Totals = &list[0], list[0].Stats
+		}
+		return err
+	}, p)
+	if err == nil && p.User == nil {
+		err = fmt.Errorf("user %q: %w", q.ID, store.ErrNotFound)
 	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("user %q: %w", q.ID, store.ErrNotFound)
-	}
-	p := &Profile{User: &list[0]}
-	return p, e.fillProfile(ctx, p, q, "user_id")
+	return p, err
 }
 
 // CompanyProfile returns a company's profile with its users.
 func (e *Engine) CompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
-	list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
-	if err != nil {
-		return nil, err
+	p := &Profile{}
+	err := e.profile(ctx, q, "company_id", func(ctx context.Context) error {
+		list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+		if err == nil && len(list) == 1 {
+			p.Company, p.Totals = &list[0], list[0].Stats
+		}
+		return err
+	}, p, func(ctx context.Context) error {
+		var err error
+		p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: 100, Sort: "requests", Desc: true})
+		return err
+	})
+	if err == nil && p.Company == nil {
+		err = fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
 	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
-	}
-	p := &Profile{Company: &list[0]}
-	if err := e.fillProfile(ctx, p, q, "company_id"); err != nil {
-		return nil, err
-	}
-	p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: 100, Sort: "requests", Desc: true})
 	return p, err
 }
 
-func (e *Engine) fillProfile(ctx context.Context, p *Profile, q ProfileSpec, field string) error {
+// profile fills p's series, top routes and recent events for the events
+// whose field is q.ID, and runs summary (which sets the user or company
+// and, its figures being the same, the totals) and the extra parts: all
+// concurrently, as they are independent and DuckDB leaves a core idle in
+// much of a small statement.
+func (e *Engine) profile(ctx context.Context, q ProfileSpec, field string, summary func(context.Context) error, p *Profile,
+	extra ...func(context.Context) error) error {
 	f, _ := ParseField(field)
 	cond, err := NewCondition(f, OpEq, q.ID)
 	if err != nil {
 		return err
 	}
-	tot, err := e.Segmentation(ctx, SegSpec{AppID: q.AppID, Range: q.Range, Filter: cond,
-		Metrics: []Metric{Count, ErrorRate4xx, ErrorRate5xx, LatencyP95}})
-	if err != nil {
-		return err
+	parts := append([]func(context.Context) error{summary,
+		func(ctx context.Context) error {
+			var err error
+			p.Series, err = e.TimeSeries(ctx, SeriesSpec{AppID: q.AppID, Range: q.Range, Filter: cond, Metric: Count, Interval: q.Interval})
+			return err
+		},
+		func(ctx context.Context) error {
+			var err error
+			p.TopRoutes, err = e.topRoutes(ctx, q, cond)
+			return err
+		},
+		func(ctx context.Context) error {
+			var err error
+			p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
+			return err
+		},
+	}, extra...)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = part(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
 	}
-	if len(tot) == 1 {
-		n := *tot[0]["count"].(*float64)
-		p.Totals.Requests = int64(n)
-		if r := tot[0]["error_rate_4xx"].(*float64); r != nil {
-			p.Totals.Errors4xx = int64(*r*n + 0.5)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
 		}
-		if r := tot[0]["error_rate_5xx"].(*float64); r != nil {
-			p.Totals.Errors5xx = int64(*r*n + 0.5)
-		}
-		p.Totals.setRate()
-		p.Totals.LatencyP95 = tot[0]["latency_p95"].(*float64)
 	}
-	if p.Series, err = e.TimeSeries(ctx, SeriesSpec{AppID: q.AppID, Range: q.Range, Filter: cond, Metric: Count, Interval: q.Interval}); err != nil {
-		return err
-	}
+	return errors.Join(errs...)
+}
+
+// topRoutes is a profile's busiest routes, ties by method then route. The
+// counts and the percentiles are two statements run concurrently.
+func (e *Engine) topRoutes(ctx context.Context, q ProfileSpec, cond *Filter) ([]RouteStats, error) {
 	method, _ := ParseField("method")
 	route, _ := ParseField("route")
-	rows, err := e.Segmentation(ctx, SegSpec{AppID: q.AppID, Range: q.Range, Filter: cond, GroupBy: []Field{method, route},
-		Metrics: []Metric{Count, ErrorRate, LatencyP95}, Limit: 10})
-	if err != nil {
-		return err
+	// Every route, then the top ones: a cut ranking would restrict the
+	// percentiles to its groups with a condition on two fields, which
+	// costs more than the few routes past them.
+	spec := SegSpec{AppID: q.AppID, Range: q.Range, Filter: cond, GroupBy: []Field{method, route}, Limit: MaxSegRows}
+	var counts, p95s []map[string]any
+	var errCounts, errP95 error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s := spec
+		s.Metrics = []Metric{LatencyP95}
+		p95s, errP95 = e.Segmentation(ctx, s)
+	}()
+	spec.Metrics = []Metric{Count, ErrorRate}
+	counts, errCounts = e.Segmentation(ctx, spec)
+	wg.Wait()
+	if err := errors.Join(errCounts, errP95); err != nil {
+		return nil, err
 	}
-	p.TopRoutes = []RouteStats{}
-	for _, r := range rows {
-		rs := RouteStats{Requests: int64(*r["count"].(*float64)), ErrorRate: r["error_rate"].(*float64), LatencyP95: r["latency_p95"].(*float64)}
+	key := func(r map[string]any) string {
+		return fmt.Sprintf("%T:%v\x00%T:%v", r["method"], r["method"], r["route"], r["route"])
+	}
+	p95 := map[string]*float64{}
+	for _, r := range p95s {
+		p95[key(r)] = r["latency_p95"].(*float64)
+	}
+	out := []RouteStats{}
+	for _, r := range counts[:min(len(counts), topRoutes)] {
+		rs := RouteStats{Requests: int64(*r["count"].(*float64)), ErrorRate: r["error_rate"].(*float64), LatencyP95: p95[key(r)]}
 		if s, ok := r["method"].(string); ok {
 			rs.Method = &s
 		}
 		if s, ok := r["route"].(string); ok {
 			rs.Route = &s
 		}
-		p.TopRoutes = append(p.TopRoutes, rs)
+		out = append(out, rs)
 	}
-	p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
-	return err
+	return out, nil
 }

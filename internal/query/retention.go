@@ -68,16 +68,16 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 	if len(starts) > MaxCohorts {
 		return nil, badQuery("%d %ss is over %d cohorts", len(starts), q.Period, MaxCohorts)
 	}
-	sealed, err := e.sealedDays(ctx)
+	sealed, done, err := e.rollupMarks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// first: each user's first First event before To.
-	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min", sealed)
+	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min", sealed, done)
 	if err != nil {
 		return nil, err
 	}
-	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max", sealed)
+	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max", sealed, done)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +90,11 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 		WHERE r.p > c.c OR (r.p = c.c AND r.t >= c.t) GROUP BY c.c, r.p`,
 		first.text, cb, ret.text)
 	args := append(append(append(append([]any{}, first.args...), q.Range.From), cbArgs...), ret.args...)
+	if e.onClickHouse() { // dialect_clickhouse_retention.go: the same rows in ClickHouse's SQL
+		if stmt, args, err = e.chRetentionSQL(q, iv); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
@@ -159,30 +164,36 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 // userTimes compiles, per identified user matching f in r, the earliest
 // (agg "min") or per bucket of iv the latest ("max") event time, as
 // (uid, t) or (uid, p, t) rows, from the user rollup where it can answer.
-func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string, sealed time.Time) (sqlExpr, error) {
+func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string, sealed, done time.Time) (sqlExpr, error) {
 	fields := f.fields(nil)
 	src := srcRaw
 	if e.rollups {
-		src = srcUser
-		for _, fd := range fields {
-			if _, _, ok := e.c.fieldExpr(srcUser, fd); !ok {
-				src = srcRaw
+		// The user rollup, else the user-route one (routes, methods).
+		for _, cand := range []srcKind{srcUserRoute, srcUser} {
+			ok := true
+			for _, fd := range fields {
+				if _, _, can := e.c.fieldExpr(cand, fd); !can {
+					ok = false
+				}
+			}
+			if ok {
+				src = cand
 			}
 		}
 	}
 	var parts []string
 	var args []any
-	for _, p := range plan(r, iv, loc, src, e.rollups, sealed) {
+	for _, p := range clampDone(plan(r, iv, loc, src, e.rollups, sealed), done) {
 		alias, timeCol, tcol := "e", p.timeCol(), "e.time"
 		table := "events e"
-		if p.src == srcUser {
+		if p.src == srcUser || p.src == srcUserRoute {
 			alias, tcol = "r", "r.first_time"
 			if agg == "max" {
 				tcol = "r.last_time"
 			}
 			table = p.table() + " r"
 		}
-		w, needUser, _, err := e.c.where(p.src, f)
+		w, needUser, _, err := e.c.forApp(app).where(p.src, f)
 		if err != nil {
 			return sqlExpr{}, err
 		}

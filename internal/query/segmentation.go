@@ -70,6 +70,7 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 	}
 	s := aggSpec{app: q.AppID, r: q.Range, filter: q.Filter, groups: q.GroupBy}
 	res := newAggResult()
+	rest := q.Metrics
 	if len(q.GroupBy) > 0 {
 		var sortMetric Metric
 		groupIdx := -1
@@ -97,11 +98,9 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 		if len(top) == q.Limit {
 			s.only = top
 		}
+		rest = rankedAlready(q.Metrics, sortMetric)
 	}
-	// The primary query already filled its family; run the rest (running
-	// it again merges nothing new for additive metrics, so skip those
-	// whose family the ranking ran only when that is exact).
-	if err := e.runAll(ctx, s, q.Metrics, freshFor(res, len(q.GroupBy) > 0)); err != nil {
+	if err := e.runAll(ctx, s, rest, res); err != nil {
 		return nil, err
 	}
 	out := make([]map[string]any, 0, len(res.order))
@@ -124,14 +123,31 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 	return out, nil
 }
 
-// freshFor returns the result to merge the full metrics into: the
-// ranking's rows (so their order is kept) with their partial sums reset,
-// since runAll computes every family again for exactly those groups.
-func freshFor(res *aggResult, ranked bool) *aggResult {
-	if ranked {
-		for _, row := range res.rows {
-			row.part = [7]float64{}
+// rankedAlready returns the metrics the ranking by sortMetric ("": by a
+// group field, which ranks by count) did not compute in full for its
+// groups: each ranked row holds its group's complete figures of the
+// ranking's family (every additive partial; the one distinct count; the
+// sort metric's percentile).
+func rankedAlready(metrics []Metric, sortMetric Metric) []Metric {
+	fam := famAdditive
+	if sortMetric != "" {
+		fam = sortMetric.family()
+	}
+	var hist []Metric
+	for _, m := range metrics {
+		if m.family() == famHistogram {
+			hist = append(hist, m)
 		}
 	}
-	return res
+	var rest []Metric
+	for _, m := range metrics {
+		switch {
+		case fam == famAdditive && m.family() == famAdditive:
+		case fam == famDistinct && m == sortMetric:
+		case fam == famHistogram && len(hist) == 1 && m == sortMetric:
+		default:
+			rest = append(rest, m)
+		}
+	}
+	return rest
 }

@@ -120,6 +120,42 @@ const (
 	// events that arrive later for a sealed day go to both tables.
 	TrafficDay = "rollup_traffic_day"
 	UserDay    = "rollup_user_day"
-	// State has one row: version, sealed.
+
+	// The derived rollups are built from the events table in SQL (the
+	// store's rollup_derive.go), a done hour or a sealed day at a time,
+	// and rebuilt when late events arrive. An hour is done once an event
+	// an hour past its end is loaded: they hold exactly the events before
+	// State's done (the hourly one) or sealed (the daily ones).
+	//
+	// UserHistHour and UserHistDay have one row per app, UTC hour (day),
+	// user_id and logged company_id, the keys of UserHour (UserDay), and
+	// hist, the latency histogram: a list of HistPair.
+	UserHistHour = "rollup_user_hist_hour"
+	UserHistDay  = "rollup_user_hist_day"
+	// UserRouteDay has one row per app, UTC day (column day), user_id,
+	// logged company_id, method and route (each NULL when absent), with
+	// UserHour's measures, hist, and times, the list of its events' times
+	// (in no order): funnels need each event's time, and per user and
+	// route a day's times are few and compress well.
+	UserRouteDay = "rollup_user_route_day"
+	// RequestIDs has one row per event: app_id, hour (UTC) and h, the
+	// RequestIDHashSQL of its request id, so that a lookup by id scans one
+	// narrow column and then reads only the hours whose h matches.
+	RequestIDs = "rollup_request_ids"
+	// State has one row: version, sealed, done.
 	State = "rollup_state"
 )
+
+// HistPair is an element of a user rollup's hist list: n events in
+// histogram bucket b, as n<<8 | b (in SQL: b = h & 255, n = h >> 8). A
+// bucket may repeat within a list or across rows; readers sum them.
+func HistPair(b int, n int64) int64 { return n<<8 | int64(b) }
+
+// RequestIDHashSQL is the SQL of a request id's h in RequestIDs: the low
+// 32 bits of DuckDB's hash() of the VARCHAR expression x. hash() may
+// differ between DuckDB versions: the store records the version that built
+// the table and builds it again under another, and readers hash in SQL
+// too. Distinct ids share an h with probability 2^-32.
+func RequestIDHashSQL(x string) string {
+	return "(hash(CAST(" + x + " AS VARCHAR)) & 4294967295)::UINTEGER"
+}

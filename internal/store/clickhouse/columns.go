@@ -1,11 +1,14 @@
 package clickhouse
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gatescope/gatescope/internal/event"
+	"github.com/gatescope/gatescope/internal/query/rollup"
 )
 
 // eventColumns holds a chunk of events column by column, in the order of
@@ -22,6 +25,7 @@ type eventColumns struct {
 	responseBytes    []int64
 	latency, integ   []float64
 	tail             [12][]string // ip .. error_type, metadata
+	rejected         []uint8
 }
 
 func newEventColumns(evs []*event.Event, received []time.Time) *eventColumns {
@@ -29,7 +33,7 @@ func newEventColumns(evs []*event.Event, received []time.Time) *eventColumns {
 	c := &eventColumns{
 		appID: make([]string, n), requestID: make([]string, n), tm: make([]time.Time, n), ms: make([]uint16, n),
 		received: make([]time.Time, n), source: make([]string, n), status: make([]int16, n), responseBytes: make([]int64, n),
-		latency: make([]float64, n), integ: make([]float64, n),
+		latency: make([]float64, n), integ: make([]float64, n), rejected: make([]uint8, n),
 	}
 	for i := range c.head {
 		c.head[i] = make([]string, n)
@@ -56,8 +60,25 @@ func newEventColumns(evs []*event.Event, received []time.Time) *eventColumns {
 			e.CognitoIdentityID, e.Caller, e.UserARN, e.ErrorMessage, e.ErrorType, string(e.Metadata)} {
 			c.tail[j][i] = validText(s)
 		}
+		if rejectedAtGateway(e) {
+			c.rejected[i] = 1
+		}
 	}
 	return c
+}
+
+// rejectedAtGateway is rollup.RejectedAtGateway, reading the metadata only
+// for the rare event that needs it.
+func rejectedAtGateway(e *event.Event) bool {
+	r := rollup.RejectedAtGateway(e, false)
+	if r && e.ErrorType == "" && bytes.Contains(e.Metadata, []byte(`"`+rollup.IntegrationStatusKey+`"`)) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(e.Metadata, &m) == nil {
+			_, has := m[rollup.IntegrationStatusKey]
+			r = rollup.RejectedAtGateway(e, has)
+		}
+	}
+	return r
 }
 
 // list returns the columns in insert order.
@@ -70,7 +91,7 @@ func (c *eventColumns) list() []any {
 	for _, t := range c.tail {
 		out = append(out, t)
 	}
-	return out
+	return append(out, c.rejected)
 }
 
 // validText makes text valid UTF-8 as the DuckDB store does, so that both

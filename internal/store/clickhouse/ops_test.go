@@ -198,7 +198,8 @@ func TestRetention(t *testing.T) {
 }
 
 // TestMigratesOlderSchema opens a database that an earlier version created:
-// events lacks two columns, the users view has fewer columns and the
+// events lacks three columns (rejected is computed on read for old rows),
+// the users view has fewer columns and the
 // materialized view is of an older version. Open brings every host up to
 // date and keeps the old rows.
 func TestMigratesOlderSchema(t *testing.T) {
@@ -212,7 +213,8 @@ func TestMigratesOlderSchema(t *testing.T) {
 			lay := layout{db: opts.Auth.Database, cluster: cfg.Cluster}
 			old := eventsTable
 			old.columns = slices.DeleteFunc(slices.Clone(old.columns), func(c column) bool {
-				return c.name == "error_type_raw" || c.name == "error_type" || c.name == "metadata_raw" || c.name == "metadata"
+				return c.name == "error_type_raw" || c.name == "error_type" || c.name == "metadata_raw" || c.name == "metadata" ||
+					c.name == "rejected"
 			})
 			ctx := context.Background()
 			boot, err := dial(ctx, opts, opts.Addr[0])
@@ -299,11 +301,11 @@ func TestMigratesOlderSchema(t *testing.T) {
 				conn.Close()
 			}
 			ev := storetest.Event("app1", 2, at)
-			ev.ErrorType = "THROTTLED"
+			ev.ErrorType, ev.Status = "THROTTLED", 429
 			if _, err := s.Append(context.Background(), &store.Batch{AppID: "app1", ID: "new", Events: []event.Event{ev}}); err != nil {
 				t.Fatal(err)
 			}
-			rows, err := s.Query(context.Background(), "SELECT request_id, error_type, metadata FROM events WHERE app_id = ? ORDER BY request_id", "app1")
+			rows, err := s.Query(context.Background(), "SELECT request_id, error_type, metadata, rejected FROM events WHERE app_id = ? ORDER BY request_id", "app1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -312,12 +314,13 @@ func TestMigratesOlderSchema(t *testing.T) {
 			for rows.Next() {
 				var id string
 				var et, meta *string
-				if err := rows.Scan(&id, &et, &meta); err != nil {
+				var rejected int64
+				if err := rows.Scan(&id, &et, &meta, &rejected); err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, fmt.Sprint(id, " ", et != nil && *et == "THROTTLED", " ", meta != nil))
+				got = append(got, fmt.Sprint(id, " ", et != nil && *et == "THROTTLED", " ", meta != nil, " ", rejected))
 			}
-			if want := []string{"old-1 false false", "req-000002 true true"}; !slices.Equal(got, want) {
+			if want := []string{"old-1 false false 0", "req-000002 true true 1"}; !slices.Equal(got, want) {
 				t.Errorf("rows %v, want %v", got, want)
 			}
 		})

@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
 )
 
 // The schema, in the subset of ClickHouse SQL that 18.16 and current
@@ -88,6 +90,11 @@ var eventsTable = func() table {
 				{"source", "String"},
 			},
 			headS, nums, tailS,
+			// rollup.RejectedAtGateway, computed by the writer (rows of a
+			// table made before the column compute the SQL form on read):
+			// counting rejections then reads one byte per event, not the
+			// metadata.
+			[]column{{"rejected", "UInt8 DEFAULT " + rejectedSQL}},
 			// Epoch milliseconds, computed on read: exact time filters and
 			// the event log's ordering use it.
 			[]column{{"time_ms", "UInt64 ALIAS toUInt64(time) * 1000 + ms"}},
@@ -97,6 +104,22 @@ var eventsTable = func() table {
 		shardBy:     "cityHash64(app_id, request_id)",
 		partitioned: true,
 	}
+}()
+
+// rejectedSQL is rollup.RejectedAtGateway over the stored columns, for
+// rows written before the rejected column existed. visitParamHas finds the
+// key at any depth, where the writer looks at top-level keys only.
+var rejectedSQL = func() string {
+	types := make([]string, len(rollup.GatewayResponseTypes))
+	for i, t := range rollup.GatewayResponseTypes {
+		types[i] = "'" + t + "'"
+	}
+	statuses := make([]string, len(rollup.SeedRejectionStatuses))
+	for i, s := range rollup.SeedRejectionStatuses {
+		statuses[i] = fmt.Sprint(s)
+	}
+	return fmt.Sprintf("status_raw >= 400 AND if(error_type_raw != '', error_type_raw IN (%s), integration_latency_ms_raw < 0 AND NOT visitParamHas(metadata_raw, '%s') AND status_raw IN (%s))",
+		strings.Join(types, ", "), rollup.IntegrationStatusKey, strings.Join(statuses, ", "))
 }()
 
 // rejectedTable keeps records that could not become events, verbatim.

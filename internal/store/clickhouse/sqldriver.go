@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
+	"time"
 
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -60,9 +62,10 @@ func (c *sqlConn) QueryContext(ctx context.Context, query string, args []driver.
 		return nil, err
 	}
 	types := rows.ColumnTypes()
-	r := &sqlRows{rows: rows, cols: rows.Columns(), dest: make([]any, len(types))}
+	r := &sqlRows{rows: rows, cols: rows.Columns(), dest: make([]any, len(types)), conv: make([]func(any) any, len(types))}
 	for i, t := range types {
 		r.dest[i] = reflect.New(t.ScanType()).Interface()
+		r.conv[i] = converter(t.DatabaseTypeName())
 	}
 	return r, nil
 }
@@ -130,7 +133,43 @@ func named(args []driver.Value) []driver.NamedValue {
 type sqlRows struct {
 	rows chdriver.Rows
 	cols []string
-	dest []any // pointers to the columns' scan types
+	dest []any             // pointers to the columns' scan types
+	conv []func(v any) any // per column: nil, or how its values convert
+}
+
+// Two column types stand for types 18.16 lacks, so that the query layer
+// can scan them as on DuckDB:
+//   - Tuple(DateTime, UInt16): a time and its milliseconds (there is no
+//     DateTime64), returned as one time.Time;
+//   - Enum8('false' = 0, 'true' = 1): a boolean (there is no Bool),
+//     returned as a bool.
+var (
+	msTimeType = regexp.MustCompile(`^Tuple\(DateTime(\('[^']*'\))?, UInt16\)$`)
+	boolType   = "Enum8('false' = 0, 'true' = 1)"
+)
+
+func converter(dbType string) func(any) any {
+	switch {
+	case dbType == boolType:
+		return func(v any) any {
+			if s, ok := v.(string); ok {
+				return s == "true"
+			}
+			return v
+		}
+	case msTimeType.MatchString(dbType):
+		return func(v any) any {
+			if tu, ok := v.([]any); ok && len(tu) == 2 {
+				t, tok := tu[0].(time.Time)
+				ms, mok := tu[1].(uint16)
+				if tok && mok {
+					return t.Add(time.Duration(ms) * time.Millisecond)
+				}
+			}
+			return v
+		}
+	}
+	return nil
 }
 
 func (r *sqlRows) Columns() []string { return r.cols }
@@ -156,6 +195,9 @@ func (r *sqlRows) Next(out []driver.Value) error {
 			v = v.Elem()
 		}
 		out[i] = v.Interface()
+		if r.conv[i] != nil {
+			out[i] = r.conv[i](out[i])
+		}
 	}
 	return nil
 }

@@ -112,8 +112,11 @@ func (s *Store) Dialect() store.Dialect { return store.ClickHouse }
 
 // Query implements store.Store. Rows scan like database/sql rows of any
 // driver: Nullable columns into pointers or sql.Null*, DateTime into
-// time.Time, integers of any width into int64. The statement runs with
-// readonly = 2: the server refuses writes and DDL, settings may change.
+// time.Time, integers of any width into int64; a Tuple(DateTime, UInt16)
+// column (a time and its milliseconds) into time.Time and an
+// Enum8('false' = 0, 'true' = 1) into bool, standing for the DateTime64
+// and Bool types 18.16 lacks. The statement runs with readonly = 2: the
+// server refuses writes and DDL, settings may change.
 func (s *Store) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = chgo.Context(ctx, chgo.WithSettings(chgo.Settings{"readonly": 2}))
 	rows, err := s.db.QueryContext(ctx, query, args...)

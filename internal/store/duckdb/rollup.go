@@ -17,14 +17,6 @@ import (
 type rollups struct {
 	traffic map[trafficKey]*trafficAgg
 	users   map[userKey]*userAgg
-	routes  map[routeKey]*routeAgg
-	// ids are the rows of rollup.RequestIDs (rollup_ids.go), naming
-	// their app by its index in apps.
-	ids      []idRow
-	apps     []string
-	appIndex map[string]int32
-	lastApp  int32
-	hasher   rollup.RequestIDHasher
 }
 
 type trafficKey struct {
@@ -52,34 +44,12 @@ type userAgg struct {
 	first, last                                     time.Time
 }
 
-// routeKey is a key of rollup.UserRouteDay: the day is unix seconds.
-type routeKey struct {
-	app, user, company, method, route string
-	day                               int64
-}
-
-// routeAgg is userAgg plus the latency histogram as (bucket, events)
-// pairs: a user calls few buckets of one route in a day, so a short
-// slice searched linearly beats a map.
-type routeAgg struct {
-	userAgg
-	hist []histPair
-}
-
-type histPair struct {
-	b uint8
-	n int64
-}
-
 // add folds one event in. The event's strings may alias a spool frame:
 // they are cloned only when they become a new map key.
 func (r *rollups) add(ev *event.Event) {
 	if r.traffic == nil {
 		r.traffic = map[trafficKey]*trafficAgg{}
 		r.users = map[userKey]*userAgg{}
-		r.routes = map[routeKey]*routeAgg{}
-		r.appIndex = map[string]int32{}
-		r.lastApp = -1
 	}
 	hour := ev.Time.Truncate(time.Hour).Unix()
 	rejected := rollup.RejectedAtGateway(ev, false)
@@ -112,58 +82,30 @@ func (r *rollups) add(ev *event.Event) {
 		uk.app, uk.user, uk.company = strings.Clone(uk.app), strings.Clone(uk.user), strings.Clone(uk.company)
 		r.users[uk] = ua
 	}
-	ua.addEvent(ev, rejected)
-	rk := routeKey{app: ev.AppID, user: ev.UserID, company: ev.CompanyID, method: ev.Method, route: ev.Route,
-		day: hour - (hour%86400+86400)%86400}
-	ra := r.routes[rk]
-	if ra == nil {
-		ra = &routeAgg{userAgg: userAgg{first: ev.Time, last: ev.Time}}
-		rk.app, rk.user, rk.company = strings.Clone(rk.app), strings.Clone(rk.user), strings.Clone(rk.company)
-		rk.method, rk.route = strings.Clone(rk.method), strings.Clone(rk.route)
-		r.routes[rk] = ra
-	}
-	ra.addEvent(ev, rejected)
-	if b := tk.bucket; b >= 0 {
-		ra.addBucket(uint8(b), 1)
-	}
-	r.addID(ev.AppID, hour, ev.RequestID)
-}
-
-func (a *userAgg) addEvent(ev *event.Event, rejected bool) {
-	a.n++
+	ua.n++
 	switch {
 	case ev.Status >= 400 && ev.Status <= 499:
-		a.n4xx++
+		ua.n4xx++
 	case ev.Status >= 500 && ev.Status <= 599:
-		a.n5xx++
+		ua.n5xx++
 	}
 	if rejected {
-		a.rejected++
+		ua.rejected++
 	}
 	if ev.LatencyMs != event.Absent {
-		a.latSum += ev.LatencyMs
-		a.latN++
+		ua.latSum += ev.LatencyMs
+		ua.latN++
 	}
 	if ev.ResponseBytes != event.Absent {
-		a.bytesSum += ev.ResponseBytes
-		a.bytesN++
+		ua.bytesSum += ev.ResponseBytes
+		ua.bytesN++
 	}
-	if ev.Time.Before(a.first) {
-		a.first = ev.Time
+	if ev.Time.Before(ua.first) {
+		ua.first = ev.Time
 	}
-	if ev.Time.After(a.last) {
-		a.last = ev.Time
+	if ev.Time.After(ua.last) {
+		ua.last = ev.Time
 	}
-}
-
-func (a *routeAgg) addBucket(b uint8, n int64) {
-	for i := range a.hist {
-		if a.hist[i].b == b {
-			a.hist[i].n += n
-			return
-		}
-	}
-	a.hist = append(a.hist, histPair{b, n})
 }
 
 func hasTopLevelKey(meta []byte, key string) bool {

@@ -40,14 +40,15 @@ var rollupTables = []struct {
 const day = 24 * time.Hour
 
 // flush appends the load's aggregates (to the daily tables too for days
-// already sealed), compacts what needs it, and seals the days the load has
-// moved an hour past.
+// already sealed), compacts what needs it, derives what the maps do not
+// hold (rollup_derive.go), and seals the days the load has moved an hour
+// past.
 func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	if len(r.traffic) == 0 {
 		return nil
 	}
-	var sealed sql.NullTime
-	if err := conn.QueryRowContext(ctx, `SELECT sealed FROM `+rollup.State).Scan(&sealed); err != nil {
+	var sealed, done sql.NullTime
+	if err := conn.QueryRowContext(ctx, `SELECT sealed, done FROM `+rollup.State).Scan(&sealed, &done); err != nil {
 		return fmt.Errorf("rollup state: %w", err)
 	}
 	hours := map[int64]bool{}
@@ -110,32 +111,16 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 		if err := appendTraffic(dc.(driver.Conn), rollup.TrafficDay, lateTraffic); err != nil {
 			return err
 		}
-		if err := appendRoutes(dc.(driver.Conn), r.routes); err != nil {
-			return err
-		}
-		if err := appendIDs(dc.(driver.Conn), r.ids, r.apps); err != nil {
-			return err
-		}
 		return appendUsers(dc.(driver.Conn), rollup.UserDay, lateUsers)
 	})
 	if err != nil {
 		return fmt.Errorf("append rollups: %w", err)
 	}
-	routeDays := map[int64]bool{}
-	for k := range r.routes {
-		routeDays[k.day] = true
-	}
-	var routeDayList []time.Time
-	for d := range routeDays {
-		routeDayList = append(routeDayList, time.Unix(d, 0).UTC())
-	}
-	if err := compactRoutes(ctx, conn, routeDayList); err != nil {
-		return err
-	}
-
 	list := make([]time.Time, 0, len(hours))
 	days := map[time.Time]bool{}
+	touched := make([]int64, 0, len(hours))
 	for h := range hours {
+		touched = append(touched, h)
 		list = append(list, time.Unix(h, 0).UTC())
 		if h < w {
 			days[time.Unix(h, 0).UTC().Truncate(day)] = true
@@ -156,6 +141,15 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 			}
 		}
 	}
+	newDone, err := derive(ctx, conn, touched, time.Unix(latest, 0).UTC(), done.Time, sealed.Time)
+	if err != nil {
+		return err
+	}
+	if !newDone.Equal(done.Time) {
+		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET done = ?`, ts(newDone)); err != nil {
+			return fmt.Errorf("rollup state: %w", err)
+		}
+	}
 	// Seal the days that end an hour or more before the latest hour loaded.
 	upto := time.Unix(latest, 0).UTC().Add(-time.Hour).Truncate(day)
 	if upto.After(sealed.Time) {
@@ -166,11 +160,11 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 				return fmt.Errorf("seal rollup days: %w", err)
 			}
 		}
+		if err := deriveDays(ctx, conn, sealed.Time, upto, false); err != nil {
+			return err
+		}
 		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, upto); err != nil {
 			return fmt.Errorf("rollup state: %w", err)
-		}
-		if err := compactSealedRoutes(ctx, conn, sealed.Time, upto); err != nil {
-			return err
 		}
 	}
 	return nil

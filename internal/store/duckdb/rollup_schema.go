@@ -8,10 +8,11 @@ import (
 )
 
 // rollupSchema creates the rollup tables (see package query/rollup for
-// their contract) and, once, fills the hourly ones from the events already
-// stored, so that a database created before rollups existed answers the
-// same (the next load seals its days into the daily ones). The fill runs
-// in one transaction with the marker that says it ran.
+// their contract) and, once, fills them from the events already stored,
+// so that a database created before rollups (or before version 2 of them)
+// existed answers the same (the next load seals its days into the daily
+// ones). The fill runs in one transaction with the marker that says it
+// ran.
 var rollupSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ` + rollup.TrafficHour + ` (
 		app_id VARCHAR NOT NULL,
@@ -83,6 +84,21 @@ var rollupSchema = []string{
 		last_time TIMESTAMP NOT NULL,
 		compacted BOOLEAN NOT NULL
 	)`,
+	// Version 2: the derived rollups (rollup_derive.go) and State's done.
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistHour + ` (
+		app_id VARCHAR NOT NULL,
+		hour TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		hist BIGINT[] NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistDay + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		hist BIGINT[] NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
 		app_id VARCHAR NOT NULL,
 		day TIMESTAMP NOT NULL,
@@ -100,18 +116,20 @@ var rollupSchema = []string{
 		bytes_n BIGINT NOT NULL,
 		first_time TIMESTAMP NOT NULL,
 		last_time TIMESTAMP NOT NULL,
-		hist_b UTINYINT[] NOT NULL,
-		hist_n BIGINT[] NOT NULL,
-		compacted BOOLEAN NOT NULL
+		hist BIGINT[] NOT NULL,
+		times TIMESTAMP[] NOT NULL
 	)`,
 	`CREATE TABLE IF NOT EXISTS ` + rollup.RequestIDs + ` (
 		app_id VARCHAR NOT NULL,
 		hour TIMESTAMP NOT NULL,
 		h UINTEGER NOT NULL
 	)`,
-	// sealed is the end of the days the day tables hold (rollup_flush.go);
-	// version 2 added UserRouteDay and RequestIDs.
+	// sealed is the end of the days the day tables hold (rollup_flush.go).
 	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL, sealed TIMESTAMP)`,
+	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS done TIMESTAMP`,
+	// ids_engine is the DuckDB version that hashed RequestIDs: hash() may
+	// change between versions, and then the table is built again.
+	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS ids_engine VARCHAR`,
 	// The one-time fill stays the last statement (a test replays it).
 	`BEGIN TRANSACTION;
 	INSERT INTO ` + rollup.TrafficHour + `
@@ -128,31 +146,71 @@ var rollupSchema = []string{
 			min(time), max(time), true
 		FROM events WHERE NOT EXISTS (SELECT 1 FROM rollup_state)
 		GROUP BY ALL;
-	INSERT INTO ` + rollup.UserRouteDay + `
-		SELECT app_id, day, user_id, company_id, method, route, ` + routeSums + `,
-			coalesce(list(b ORDER BY b) FILTER (WHERE b IS NOT NULL), []), coalesce(list(c ORDER BY b) FILTER (WHERE b IS NOT NULL), []), true
-		FROM (SELECT app_id, date_trunc('day', time) AS day, user_id, company_id, method, route, ` + latBucketSQL + ` AS b,
-				count(*) AS c, count(*) AS n, count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS n_4xx,
-				count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS n_5xx, count(*) FILTER (WHERE ` + rejectedSQL + `) AS n_rejected,
-				coalesce(sum(latency_ms), 0) AS lat_sum, count(latency_ms) AS lat_n, coalesce(sum(response_bytes), 0) AS bytes_sum,
-				count(response_bytes) AS bytes_n, min(time) AS first_time, max(time) AS last_time
-			FROM events WHERE coalesce((SELECT max(version) FROM rollup_state), 0) < 2 GROUP BY ALL) x
-		GROUP BY ALL;
-	INSERT INTO ` + rollup.RequestIDs + `
-		SELECT app_id, date_trunc('hour', time), (md5_number_upper(request_id) & 4294967295)::UINTEGER
-		FROM events WHERE coalesce((SELECT max(version) FROM rollup_state), 0) < 2;
-	INSERT INTO rollup_state (version, sealed) SELECT 2, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
-	UPDATE rollup_state SET version = 2 WHERE version < 2;
+	INSERT INTO ` + rollup.UserHistHour + ` BY NAME ` + fillUserHist(userHourKeys, beforeV2+" AND time < "+doneHour) + `;
+	INSERT INTO ` + rollup.UserHistDay + ` BY NAME ` + fillUserHist(userDayKeys, beforeV2+" AND time < "+sealedDay) + `;
+	INSERT INTO ` + rollup.UserRouteDay + ` BY NAME ` + fillRoutes(beforeV2+" AND time < "+sealedDay) + `;
+	DELETE FROM ` + rollup.RequestIDs + ` WHERE ` + newEngine + `;
+	INSERT INTO ` + rollup.RequestIDs + ` ` + idsSelect + ` WHERE (` + beforeV2 + ` OR ` + newEngine + `) AND time < ` + sealedDay + `;
+	INSERT INTO rollup_state (version, sealed) SELECT 1, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
+	UPDATE rollup_state SET version = 2, done = ` + doneHour + ` WHERE version < 2;
+	UPDATE rollup_state SET ids_engine = version();
 	COMMIT`,
 }
+
+// beforeV2 holds while the rollups are older than version 2 (or absent);
+// newEngine while RequestIDs was hashed by another DuckDB; doneHour is done
+// as the latest event makes it, sealedDay State's sealed (rollup_derive.go).
+const (
+	beforeV2  = "coalesce((SELECT max(version) FROM rollup_state), 0) < 2"
+	newEngine = "(SELECT max(version) FROM rollup_state) = 2 AND (SELECT max(ids_engine) FROM rollup_state) IS DISTINCT FROM version()"
+	doneHour  = "(SELECT date_trunc('hour', max(time)) - INTERVAL 1 HOUR FROM events)"
+	sealedDay = "(SELECT max(sealed) FROM rollup_state)"
+)
+
+// The derived rollups' keys after app_id, as event expressions (named as
+// the tables' columns) and as the names.
+var (
+	userHourKeys = [2]string{"date_trunc('hour', time) AS hour, user_id, company_id", "hour, user_id, company_id"}
+	userDayKeys  = [2]string{"date_trunc('day', time) AS day, user_id, company_id", "day, user_id, company_id"}
+)
+
+// histSQL is the latency histogram of a group of events as a hist column
+// (rollup.HistPair); DuckDB's histogram(), which skips NULLs, counts the
+// buckets.
+var histSQL = `coalesce(list_transform(map_entries(histogram(` + latBucketSQL + `)), lambda p: p.value::BIGINT << 8 | p.key), []) AS hist`
+
+// fillUserHist is a SELECT of UserHistHour's or UserHistDay's rows
+// (keys) from the events matching where, named as the columns.
+func fillUserHist(keys [2]string, where string) string {
+	return `SELECT app_id, ` + keys[0] + `, ` + histSQL + ` FROM events WHERE ` + where + ` GROUP BY app_id, ` + keys[1]
+}
+
+// fillRoutes is a SELECT of UserRouteDay's rows from the events matching
+// where, named as the columns.
+func fillRoutes(where string) string {
+	return `SELECT app_id, date_trunc('day', time) AS day, user_id, company_id, method, route, count(*) AS n,
+			count(*) FILTER (WHERE status BETWEEN 400 AND 499) AS n_4xx, count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS n_5xx,
+			count(*) FILTER (WHERE ` + rejectedSQL + `) AS n_rejected, coalesce(sum(latency_ms), 0) AS lat_sum, count(latency_ms) AS lat_n,
+			coalesce(sum(response_bytes), 0) AS bytes_sum, count(response_bytes) AS bytes_n, min(time) AS first_time,
+			max(time) AS last_time, ` + histSQL + `, list(time) AS times
+		FROM events WHERE ` + where + ` GROUP BY app_id, day, user_id, company_id, method, route`
+}
+
+// idsSelect is the rows of rollup.RequestIDs of events, to be followed by
+// a WHERE.
+var idsSelect = `SELECT app_id, date_trunc('hour', time), ` + rollup.RequestIDHashSQL("request_id") + ` FROM events`
 
 // rejectedSQL and latBucketSQL are rollup.RejectedAtGateway and
 // rollup.Bucket over the events table, for the one-time fill; the test
 // TestRollupBackfillMatchesLoader holds them to the Go definitions.
 var (
-	rejectedSQL = fmt.Sprintf(`coalesce(status >= 400 AND CASE WHEN error_type IS NOT NULL THEN error_type IN (%s)
-		ELSE integration_latency_ms IS NULL AND NOT coalesce(json_exists(metadata, '$."%s"'), false) AND status IN (%s) END, false)`,
-		quoteList(rollup.GatewayResponseTypes), rollup.IntegrationStatusKey, intList(rollup.SeedRejectionStatuses))
+	// The cases are in this order so that the JSON is read only for the
+	// few events the last one needs.
+	rejectedSQL = fmt.Sprintf(`CASE WHEN status IS NULL OR status < 400 THEN false
+		WHEN error_type IS NOT NULL THEN error_type IN (%s)
+		WHEN integration_latency_ms IS NOT NULL OR status NOT IN (%s) THEN false
+		ELSE NOT coalesce(json_exists(metadata, '$."%s"'), false) END`,
+		quoteList(rollup.GatewayResponseTypes), intList(rollup.SeedRejectionStatuses), rollup.IntegrationStatusKey)
 	latBucketSQL = fmt.Sprintf(`CASE WHEN latency_ms IS NULL OR latency_ms < 0 THEN NULL WHEN latency_ms < 1 THEN 0
 		ELSE least(floor(ln(latency_ms) / ln(%g))::INTEGER + 1, %d) END`, rollup.Gamma, rollup.MaxBucket)
 )
