@@ -35,7 +35,7 @@ func (c *compiler) companySemiJoin(src srcKind, f *Filter) (sqlExpr, bool) {
 	switch src {
 	case srcRaw:
 		alias = "e."
-	case srcUser, srcUserRoute:
+	case srcUser, srcUserRoute, srcUserHist:
 	default:
 		return sqlExpr{}, false
 	}
@@ -44,4 +44,20 @@ func (c *compiler) companySemiJoin(src srcKind, f *Filter) (sqlExpr, bool) {
 	args = append(append(args, c.app), f.Values...)
 	return sqlExpr{"(" + alias + "company_id IN (" + ph + ") OR " + alias + "company_id IS NULL AND " + alias +
 		"user_id IN (SELECT user_id FROM users WHERE app_id = ? AND company_id IN (" + ph + ")))", args}, true
+}
+
+// companyOnly is companySemiJoin for a spec grouped by the company alone
+// and restricted to some companies (aggSpec.only), none of them absent.
+func (c *compiler) companyOnly(src srcKind, groups []Field, only [][]any) (sqlExpr, bool) {
+	if len(groups) != 1 || groups[0].ref != refCompany || len(only) != 1 {
+		return sqlExpr{}, false
+	}
+	vals := make([]any, 0, len(only))
+	for _, t := range only {
+		if t[0] == nil {
+			return sqlExpr{}, false
+		}
+		vals = append(vals, t[0])
+	}
+	return c.companySemiJoin(src, &Filter{Field: &groups[0], Op: OpIn, Values: vals})
 }

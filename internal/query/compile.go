@@ -303,6 +303,8 @@ type aggSpec struct {
 	only [][]any
 	// distinctOf is the field counted by the distinct family.
 	distinctOf Field
+	// need is the additive partials to compute (zero: all).
+	need partialSet
 	// textGroups converts group values to text (time series).
 	textGroups bool
 	pcts       []int
@@ -313,6 +315,34 @@ type aggSpec struct {
 
 // additive partials, in this order.
 var partials = []string{"n", "e4", "e5", "rj", "lat_sum", "lat_n", "bytes_sum"}
+
+// partialSet is a set of partials, by index; the zero value means all of
+// them.
+type partialSet uint8
+
+// has reports whether partial i is in the set.
+func (p partialSet) has(i int) bool { return p == 0 || p&(1<<i) != 0 }
+
+// partialsOf is the partials the metrics need (n always: it is every
+// rate's denominator). A partial left out is computed as 0: it spares the
+// scans its columns, such as the metadata that rejected_at_gateway reads
+// on raw events.
+func partialsOf(ms ...Metric) partialSet {
+	p := partialSet(1)
+	for _, m := range ms {
+		switch m {
+		case ErrorRate, ErrorRate4xx, ErrorRate5xx:
+			p |= 1<<1 | 1<<2
+		case Rejected:
+			p |= 1 << 3
+		case LatencyAvg:
+			p |= 1<<4 | 1<<5
+		case Bytes:
+			p |= 1 << 6
+		}
+	}
+	return p
+}
 
 // sourceFor picks the rollup that can answer a family with these fields,
 // or srcRaw.
@@ -368,7 +398,7 @@ func (s *aggSpec) keys() []string {
 
 // build compiles one family of s over its pieces, returning the statement
 // and its key columns. The outer columns are the keys, then: additive:
-// partials; distinct: v; histogram: q0...
+// partials; distinct: v; histogram: h (quantiles.go).
 func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []string, error) {
 	if _, ok := c.d.(ClickHouse); ok { // ClickHouse: raw events only (dialect_clickhouse_agg.go)
 		return c.chBuild(fam, s)
@@ -406,7 +436,7 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 		q = fmt.Sprintf("SELECT %s%s AS v FROM (%s) x%s", keyList(keys), c.d.CountDistinct("id"), union, groupBy)
 	case famHistogram:
 		inner := fmt.Sprintf("SELECT %sb, sum(n) AS n FROM (%s) x GROUP BY %sb", keyList(keys), union, keyList(keys))
-		q = c.d.Quantiles(inner, keys, s.pcts)
+		q = histLists(inner, keys) // quantiles.go
 	}
 	return sqlExpr{q, args}, keys, nil
 }
@@ -469,10 +499,15 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	switch fam {
 	case famAdditive:
 		measures = c.additive(p.src)
-		if p.src == srcRaw {
+		if p.src == srcRaw && s.need.has(3) {
 			rj, a := rejectedExpr(c.d, "e.")
 			measures[3] = "sum(CASE WHEN " + rj + " THEN 1 ELSE 0 END) AS rj"
 			mArgs = a
+		}
+		for i := range measures {
+			if !s.need.has(i) {
+				measures[i] = "0 AS " + partials[i]
+			}
 		}
 	case famDistinct:
 		x, nu, ok := c.fieldExpr(p.src, s.distinctOf)
@@ -534,6 +569,13 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		x := onlyCond(groupExprs, s.only)
 		where = append(where, x.text)
 		wArgs = append(wArgs, x.args...)
+		// Groups by company restricted to some companies: the same
+		// restriction as a semi-join first drops most rows before they
+		// are joined to users (company.go).
+		if x, ok := c.forApp(s.app).companyOnly(p.src, s.groups, s.only); ok {
+			where = append(where, x.text)
+			wArgs = append(wArgs, x.args...)
+		}
 	}
 	if needUser {
 		alias := "e"

@@ -25,11 +25,6 @@ type Dialect interface {
 	// HistogramBucket is rollup.Bucket of a latency expression in SQL,
 	// NULL for NULL.
 	HistogramBucket(col string) string
-	// Quantiles turns a statement producing (keys..., b, n), one row per
-	// key and histogram bucket b, into one producing (keys..., q0, ...):
-	// qi is the smallest b whose cumulative n reaches the nearest rank
-	// ceil(pcts[i] * total / 100).
-	Quantiles(inner string, keys []string, pcts []int) string
 	// JSONText is the text of a top-level key of a JSON object column,
 	// NULL when absent; JSONHas says whether the key is there.
 	JSONText(col, key string) (string, []any)
@@ -97,26 +92,6 @@ func (DuckDB) TimeBucket(col string, iv Interval, loc *time.Location) (string, [
 func (DuckDB) HistogramBucket(col string) string {
 	return fmt.Sprintf(`CASE WHEN %[1]s IS NULL OR %[1]s < 0 THEN NULL WHEN %[1]s < 1 THEN 0
 		ELSE least(CAST(floor(ln(%[1]s) / ln(%[2]g)) AS INTEGER) + 1, %[3]d) END`, col, rollup.Gamma, rollup.MaxBucket)
-}
-
-// Quantiles implements Dialect with window functions.
-func (d DuckDB) Quantiles(inner string, keys []string, pcts []int) string {
-	part := ""
-	if len(keys) > 0 {
-		part = "PARTITION BY " + strings.Join(keys, ", ")
-	}
-	var ranks, outs []string
-	for i, p := range pcts {
-		ranks = append(ranks, fmt.Sprintf("%s AS r%d", d.IntDiv(fmt.Sprintf("%d * sum(n) OVER (%s) + 99", p, part), "100"), i))
-		outs = append(outs, fmt.Sprintf("min(CASE WHEN cum >= r%d THEN b END) AS q%d", i, i))
-	}
-	sel := strings.Join(append(append([]string{}, keys...), outs...), ", ")
-	q := fmt.Sprintf(`SELECT %s FROM (SELECT %s b, sum(n) OVER (%s ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum, %s FROM (%s) h) c`,
-		sel, keyList(keys), part, strings.Join(ranks, ", "), inner)
-	if len(keys) > 0 {
-		q += " GROUP BY " + strings.Join(keys, ", ")
-	}
-	return q
 }
 
 func keyList(keys []string) string {

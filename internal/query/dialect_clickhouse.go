@@ -68,7 +68,10 @@ func chBucket(col string) string {
 	return fmt.Sprintf(`if(%[1]s < 1, 0, least(toInt32(floor(log(%[1]s) / log(%[2]g))) + 1, %[3]d))`, col, rollup.Gamma, rollup.MaxBucket)
 }
 
-// Quantiles implements Dialect with arrays (18.16 has no window
+// Quantiles turns a statement producing (keys..., b, n), one row per key
+// and histogram bucket b, into one producing (keys..., q0, ...): qi is the
+// smallest b whose cumulative n reaches the nearest rank
+// ceil(pcts[i] * total / 100). It uses arrays (18.16 has no window
 // functions): each key's histogram sorted by bucket, its cumulative
 // counts, and the first bucket whose count reaches the nearest rank.
 // Keys without latencies get NULL.

@@ -118,7 +118,7 @@ func (c *compiler) chBuild(fam family, s *aggSpec) (sqlExpr, []string, error) {
 	}
 	args := append(append(selArgs, mArgs...), scan.args...)
 	if fam == famHistogram {
-		q = c.d.Quantiles(q, keys, s.pcts)
+		q = ClickHouse{}.Quantiles(q, keys, s.pcts)
 	}
 	return sqlExpr{q, args}, keys, nil
 }

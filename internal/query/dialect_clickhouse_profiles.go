@@ -33,7 +33,7 @@ func chUsersOf(app, id string) (string, []any) {
 	return q + " GROUP BY user_id", args
 }
 
-// chStats is statsJoin's statement as (id, n, e4, e5), over the events
+// chStats is statsOf's statement as (id, n, e4, e5), over the events
 // that match conds (field name, value; all of them): a list restricted to
 // one user or company reads that one's events only.
 func (e *Engine) chStats(app string, r Range, group string, conds ...string) (sqlExpr, error) {

@@ -167,6 +167,7 @@ func (e *Engine) runFamily(ctx context.Context, fam family, s *aggSpec, metrics 
 		var part [7]sql.NullFloat64
 		var v sql.NullFloat64
 		qs := make([]sql.NullInt64, len(hist))
+		var h []any // DuckDB's histogram pairs (quantiles.go)
 		switch fam {
 		case famAdditive:
 			for i := range part {
@@ -175,12 +176,27 @@ func (e *Engine) runFamily(ctx context.Context, fam family, s *aggSpec, metrics 
 		case famDistinct:
 			dest = append(dest, &v)
 		case famHistogram:
-			for i := range qs {
-				dest = append(dest, &qs[i])
+			if e.onClickHouse() {
+				for i := range qs {
+					dest = append(dest, &qs[i])
+				}
+			} else {
+				dest = append(dest, &h)
 			}
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("query: scan: %w", err)
+		}
+		if fam == famHistogram && !e.onClickHouse() {
+			q, err := quantilesOf(h, s.pcts)
+			if err != nil {
+				return err
+			}
+			for i, b := range q {
+				if b != nil {
+					qs[i] = sql.NullInt64{Int64: *b, Valid: true}
+				}
+			}
 		}
 		for i := range groups {
 			groups[i] = normalize(groups[i])
@@ -377,7 +393,18 @@ func (e *Engine) rank(ctx context.Context, s aggSpec, m Metric, groupIdx int, de
 		ms = []Metric{Count}
 	}
 	before := len(res.order)
-	if err := e.runFamily(ctx, fam, &sp, ms, res, "ORDER BY "+strings.Join(order, ", ")+" LIMIT ?", limit); err != nil {
+	if fam == famHistogram && !e.onClickHouse() {
+		// DuckDB's percentiles are computed in Go (quantiles.go), so is
+		// their ranking.
+		all := newAggResult()
+		if err := e.runFamily(ctx, fam, &sp, ms, all, ""); err != nil {
+			return nil, err
+		}
+		for _, k := range rankInGo(all, m, desc, limit) {
+			row := all.rows[k]
+			*res.get(row.t, row.groups, row.other) = *row
+		}
+	} else if err := e.runFamily(ctx, fam, &sp, ms, res, "ORDER BY "+strings.Join(order, ", ")+" LIMIT ?", limit); err != nil {
 		return nil, err
 	}
 	var out [][]any

@@ -100,7 +100,7 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 	}
 	var paths []path
 	for rows.Next() {
-		var uid string
+		var uid *string
 		var sp any
 		ts := make([]*time.Time, len(q.Steps))
 		dest := []any{&uid, &sp}
@@ -109,6 +109,9 @@ func (e *Engine) Funnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("funnel: %w", err)
+		}
+		if uid == nil {
+			continue // events without a user (funnelOnRollups keeps them)
 		}
 		var s *string
 		if sp != nil {

@@ -121,7 +121,10 @@ func funnelPiece(c *compiler, q FunnelSpec, p piece, k int, f *Filter, win int64
 		table += fmt.Sprintf(" LEFT JOIN users u ON u.app_id = %[1]s.app_id AND u.user_id = %[1]s.user_id", alias)
 	}
 	timeCol := p.timeCol()
-	where := []string{alias + ".app_id = ?", alias + ".user_id IS NOT NULL", timeCol + " < ?"}
+	// Events without a user are not dropped here: a condition on user_id
+	// reads the whole string column, and their one group (uid NULL) costs
+	// less; later steps join on the user, and Funnel skips the group.
+	where := []string{alias + ".app_id = ?", timeCol + " < ?"}
 	wargs := []any{q.AppID, p.to}
 	if !p.from.IsZero() {
 		where = append(where, timeCol+" >= ?")
@@ -135,7 +138,10 @@ func funnelPiece(c *compiler, q FunnelSpec, p piece, k int, f *Filter, win int64
 		where = append(where, fmt.Sprintf("%s > p.t%d", last, k-1),
 			fmt.Sprintf("%s - %s <= %d", c.d.EpochMicros(first), c.d.EpochMicros("p.t0"), win))
 	}
-	where = append(where, "coalesce(("+w.text+"), false)")
+	// A NULL condition drops the row as false does; left bare, DuckDB
+	// pushes the step's comparisons into the scan (a coalesce would make
+	// it evaluate one expression per row of the table).
+	where = append(where, "("+w.text+")")
 	wargs = append(wargs, w.args...)
 	return sqlExpr{"SELECT " + strings.Join(sel, ", ") + " FROM " + table + " WHERE " + strings.Join(where, " AND "),
 		append(selArgs, wargs...)}, nil

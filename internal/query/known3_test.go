@@ -210,6 +210,18 @@ func TestKnownProfiles(t *testing.T) {
 				var got []string
 				for _, u := range p.Users {
 					got = append(got, u.UserID)
+					// A user's figures are all their events in the range,
+					// whichever company each one logged.
+					var n float64
+					for i := range k.f.events {
+						ev := &k.f.events[i]
+						if ev.UserID == u.UserID && !ev.Time.Before(r.From) && ev.Time.Before(r.To) {
+							n++
+						}
+					}
+					if float64(u.Requests) != n {
+						t.Errorf("%s: user %s has %d requests, want %v", name, u.UserID, u.Requests, n)
+					}
 				}
 				sort.Strings(linked)
 				sort.Strings(got)

@@ -107,19 +107,22 @@ func (q *ListSpec) check() error {
 	return nil
 }
 
-// statsJoin compiles per-entity request totals over the range from the
-// rollups (or raw events), grouped by the user or company.
-func (e *Engine) statsJoin(ctx context.Context, app string, r Range, group string) (sqlExpr, error) {
-	return e.statsOf(ctx, app, r, group, "")
+// statsOf compiles per-entity request totals over the range from the
+// rollups (or raw events), grouped by the user or company: for one entity
+// when id is not empty, as a profile needs no other's totals.
+func (e *Engine) statsOf(ctx context.Context, app string, r Range, group, id string) (sqlExpr, error) {
+	if id == "" {
+		return e.statsFor(ctx, app, r, group, nil)
+	}
+	return e.statsFor(ctx, app, r, group, []any{id})
 }
 
-// statsOf is statsJoin for one entity when id is not empty: a profile
-// needs no other's totals.
-func (e *Engine) statsOf(ctx context.Context, app string, r Range, group, id string) (sqlExpr, error) {
+// statsFor is statsOf for the entities ids (every entity when nil).
+func (e *Engine) statsFor(ctx context.Context, app string, r Range, group string, ids []any) (sqlExpr, error) {
 	g, _ := ParseField(group)
-	s := aggSpec{app: app, r: r, groups: []Field{g}}
-	if id != "" {
-		f, err := NewCondition(g, OpEq, id)
+	s := aggSpec{app: app, r: r, groups: []Field{g}, need: partialsOf(ErrorRate)}
+	if ids != nil {
+		f, err := NewCondition(g, OpIn, ids...)
 		if err != nil {
 			return sqlExpr{}, err
 		}
@@ -168,7 +171,20 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 	if err := q.check(); err != nil {
 		return nil, 0, err
 	}
-	stats, err := e.statsOf(ctx, q.AppID, q.Range, "user_id", q.ID)
+	var ids []any
+	if q.ID != "" {
+		ids = []any{q.ID}
+	} else if q.CompanyID != "" {
+		// A company's users: their totals only, not every user's.
+		var err error
+		if ids, err = e.companyUsers(ctx, q.AppID, q.CompanyID); err != nil {
+			return nil, 0, err
+		}
+		if ids != nil && len(ids) == 0 {
+			return []UserSummary{}, 0, nil
+		}
+	}
+	stats, err := e.statsFor(ctx, q.AppID, q.Range, "user_id", ids)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -224,6 +240,33 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		out = append(out, *x.(*UserSummary))
 	}
 	return out, total, nil
+}
+
+// maxCompanyUsers is the most users of a company whose ids restrict a
+// statement; a larger company's lists compute every user's totals.
+const maxCompanyUsers = 1000
+
+// companyUsers returns the ids of the users linked to a company, or nil
+// (no restriction) when there are more than maxCompanyUsers. A company
+// without users gives an empty, non-nil list.
+func (e *Engine) companyUsers(ctx context.Context, app, company string) ([]any, error) {
+	rows, err := e.query(ctx, "SELECT user_id FROM users WHERE app_id = ? AND company_id = ? LIMIT "+strconv.Itoa(maxCompanyUsers+1), app, company)
+	if err != nil {
+		return nil, fmt.Errorf("company users: %w", err)
+	}
+	defer rows.Close()
+	ids := []any{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("company users: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > maxCompanyUsers {
+		return nil, rows.Err()
+	}
+	return ids, rows.Err()
 }
 
 // pageOf runs a list statement with the sort, paging and p95 of q. When

@@ -68,7 +68,7 @@ func (e *Engine) Segmentation(ctx context.Context, q SegSpec) ([]map[string]any,
 	if q.Sort == "" {
 		q.Sort, q.Desc = string(q.Metrics[0]), true
 	}
-	s := aggSpec{app: q.AppID, r: q.Range, filter: q.Filter, groups: q.GroupBy}
+	s := aggSpec{app: q.AppID, r: q.Range, filter: q.Filter, groups: q.GroupBy, need: partialsOf(q.Metrics...)}
 	res := newAggResult()
 	rest := q.Metrics
 	if len(q.GroupBy) > 0 {

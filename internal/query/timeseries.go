@@ -67,7 +67,7 @@ func (e *Engine) TimeSeries(ctx context.Context, q SeriesSpec) (*TimeSeries, err
 		return nil, badQuery("interval %s gives %d buckets, over %d", q.Interval.Name, n, MaxBuckets)
 	}
 	iv := q.Interval
-	s := aggSpec{app: q.AppID, r: q.Range, filter: q.Filter, iv: &iv, loc: q.Loc, textGroups: true}
+	s := aggSpec{app: q.AppID, r: q.Range, filter: q.Filter, iv: &iv, loc: q.Loc, textGroups: true, need: partialsOf(q.Metric)}
 	var top [][]any
 	hasOther := false
 	if q.GroupBy != nil {
