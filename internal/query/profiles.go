@@ -62,6 +62,9 @@ type ListSpec struct {
 	Desc      bool
 	Limit     int
 	Offset    int
+	// noStats leaves the activity figures out (zero): a profile computes
+	// them with its routes (profile_routes.go).
+	noStats bool
 }
 
 var listSorts = map[string]string{
@@ -185,6 +188,9 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		}
 	}
 	stats, err := e.statsFor(ctx, q.AppID, q.Range, "user_id", ids)
+	if q.noStats {
+		stats, err = noStats, nil
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -241,6 +247,9 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 	}
 	return out, total, nil
 }
+
+// noStats stands for the totals of a list whose figures are left out.
+var noStats = sqlExpr{text: "SELECT CAST(NULL AS VARCHAR) AS g0, 0 AS n, 0 AS e4, 0 AS e5 WHERE false"}
 
 // maxCompanyUsers is the most users of a company whose ids restrict a
 // statement; a larger company's lists compute every user's totals.
@@ -311,9 +320,12 @@ func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any
 			ids = append(ids, it.id)
 		}
 	}
-	p95, err := e.p95By(ctx, q.AppID, q.Range, group, ids)
-	if err != nil {
-		return nil, err
+	p95 := map[string]float64{}
+	if !q.noStats {
+		var err error
+		if p95, err = e.p95By(ctx, q.AppID, q.Range, group, ids); err != nil {
+			return nil, err
+		}
 	}
 	set := func(v any, p *float64) {
 		switch x := v.(type) {
@@ -361,6 +373,9 @@ func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, i
 		return nil, 0, err
 	}
 	stats, err := e.statsOf(ctx, q.AppID, q.Range, "company_id", q.ID)
+	if q.noStats {
+		stats, err = noStats, nil
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -469,15 +484,22 @@ type ProfileSpec struct {
 // UserProfile returns a user's profile; store.ErrNotFound if unknown.
 func (e *Engine) UserProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
 	p := &Profile{}
+	fast := !e.onClickHouse() // the totals come with the routes
 	err := e.profile(ctx, q, "user_id", func(ctx context.Context) error {
-		list, _, err := e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+		list, _, err := e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1, noStats: fast})
 		if err == nil && len(list) == 1 {
-			p.User, p.Totals = &list[0], list[0].Stats
+			p.User = &list[0]
+			if !fast {
+				p.Totals = list[0].Stats
+			}
 		}
 		return err
 	}, p)
 	if err == nil && p.User == nil {
 		err = fmt.Errorf("user %q: %w", q.ID, store.ErrNotFound)
+	}
+	if err == nil && fast {
+		p.User.Stats = p.Totals
 	}
 	return p, err
 }
@@ -485,10 +507,14 @@ func (e *Engine) UserProfile(ctx context.Context, q ProfileSpec) (*Profile, erro
 // CompanyProfile returns a company's profile with its users.
 func (e *Engine) CompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
 	p := &Profile{}
+	fast := !e.onClickHouse() // the totals come with the routes
 	err := e.profile(ctx, q, "company_id", func(ctx context.Context) error {
-		list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
+		list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1, noStats: fast})
 		if err == nil && len(list) == 1 {
-			p.Company, p.Totals = &list[0], list[0].Stats
+			p.Company = &list[0]
+			if !fast {
+				p.Totals = list[0].Stats
+			}
 		}
 		return err
 	}, p, func(ctx context.Context) error {
@@ -499,12 +525,16 @@ func (e *Engine) CompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, e
 	if err == nil && p.Company == nil {
 		err = fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
 	}
+	if err == nil && fast {
+		p.Company.Stats = p.Totals
+	}
 	return p, err
 }
 
 // profile fills p's series, top routes and recent events for the events
 // whose field is q.ID, and runs summary (which sets the user or company
-// and, its figures being the same, the totals) and the extra parts: all
+// and, on ClickHouse, the totals, its figures being the same; on DuckDB
+// the routes' statement gives them) and the extra parts: all
 // concurrently, as they are independent and DuckDB leaves a core idle in
 // much of a small statement.
 func (e *Engine) profile(ctx context.Context, q ProfileSpec, field string, summary func(context.Context) error, p *Profile,
@@ -522,7 +552,11 @@ func (e *Engine) profile(ctx context.Context, q ProfileSpec, field string, summa
 		},
 		func(ctx context.Context) error {
 			var err error
-			p.TopRoutes, err = e.topRoutes(ctx, q, cond)
+			if e.onClickHouse() {
+				p.TopRoutes, err = e.topRoutes(ctx, q, cond)
+			} else {
+				p.TopRoutes, p.Totals, err = e.profileRoutes(ctx, q, cond) // profile_routes.go
+			}
 			return err
 		},
 		func(ctx context.Context) error {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
 )
 
 // On DuckDB a histogram family's statement returns, per key, the list of
@@ -136,4 +138,13 @@ func compareValues(a, b any) int {
 		}
 	}
 	return cmp.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// bucketValue is a percentile's bucket as milliseconds (nil stays nil).
+func bucketValue(b *int64) *float64 {
+	if b == nil {
+		return nil
+	}
+	v := rollup.Value(int(*b))
+	return &v
 }
