@@ -13,9 +13,10 @@ import (
 // from the user-route rollup for the whole sealed days of the range, and
 // raw events around them, when every step (and the split) can be answered
 // there; ok is false otherwise. Step 1 takes each user's first_time of
-// its rows; each later step unnests the event times only of the rows of
-// the users who reached the step before, of days the window can reach,
-// so the work follows the funnel's users rather than the range's events.
+// its rows; each later step reads, from the rows of the users who reached
+// the step before and of days the window can reach, each row's earliest
+// time after that step's, so the work follows the funnel's users rather
+// than the range's events.
 func (e *Engine) funnelOnRollups(ctx context.Context, q FunnelSpec) (string, []any, bool, error) {
 	if !e.rollups {
 		return "", nil, false, nil
@@ -83,12 +84,17 @@ func funnelCarry(k int) string {
 // funnelPiece is step k's events in a piece: for step 1 (uid, t, sp), its
 // rows' first times on the rollup; for later ones (uid, t0...t(k-1), t),
 // the event times of the users of step k-1 (p), from rows that may hold a
-// time after theirs within the window.
+// time after theirs within the window (on the rollup, each row's earliest
+// such time: the step takes the minimum).
 func funnelPiece(c *compiler, q FunnelSpec, p piece, k int, f *Filter, win int64) (sqlExpr, error) {
 	alias, tcol := "e", "e.time"
 	table := "events e"
 	if p.src == srcUserRoute {
-		alias, tcol = "r", "unnest(r.times)"
+		// A row's earliest time after the previous step's: its first time
+		// when that is later, else the earliest later one of its times
+		// (the row is kept only when its last time is later). One value
+		// per row: unnesting every time would cost far more.
+		alias, tcol = "r", fmt.Sprintf("CASE WHEN r.first_time > p.t%[1]d THEN r.first_time ELSE list_min(list_filter(r.times, x -> x > p.t%[1]d)) END", k-1)
 		if k == 0 {
 			tcol = "r.first_time"
 		}
