@@ -584,13 +584,30 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		}
 		from += fmt.Sprintf(" LEFT JOIN users u ON u.app_id = %s.app_id AND u.user_id = %s.user_id", alias, alias)
 	}
+	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram
+	var fromArgs []any
+	var vals []any
+	if pairs {
+		if vals = s.pairIndex(groupExprs); vals != nil { // quantiles.go
+			sel[0] = "m.i AS g0"
+			selArgs = nil
+			x := valuesOf(vals)
+			from += " JOIN " + x.text + " AS m(i, v) ON m.v = " + groupExprs[0].text
+			fromArgs = x.args
+		}
+	}
 	q := "SELECT " + strings.Join(append(sel, measures...), ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ")
-	if (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram {
+	if pairs {
 		q = histPairs(q, groupKeys) // derived.go
 	} else if len(groupKeys) > 0 {
 		q += " GROUP BY " + strings.Join(groupKeys, ", ")
 	}
-	args := append(append(selArgs, mArgs...), wArgs...)
+	args := append(append(append(selArgs, mArgs...), fromArgs...), wArgs...)
+	if vals != nil {
+		x := valuesOf(vals)
+		q = "SELECT m2.v AS g0, x.b, x.n FROM (" + q + ") x JOIN " + x.text + " AS m2(i, v) ON m2.i = x.g0"
+		args = append(args, x.args...)
+	}
 	return sqlExpr{q, args}, nil
 }
 

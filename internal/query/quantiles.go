@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/query/rollup"
@@ -147,4 +148,36 @@ func bucketValue(b *int64) *float64 {
 	}
 	v := rollup.Value(int(*b))
 	return &v
+}
+
+// pairIndex returns, for a histogram grouped by the company alone,
+// restricted to some companies (aggSpec.only) and without time buckets,
+// those companies: a piece that unnests rollup histogram pairs then joins
+// its rows to the companies' indexes and groups the pairs by index, not
+// by text, which costs DuckDB less (text group keys are compressed for
+// every pair; the join is once per row): about 15 % of the companies
+// list. Grouped by user the join costs as much as it saves. nil when the
+// piece groups otherwise.
+func (s *aggSpec) pairIndex(groupExprs []sqlExpr) []any {
+	if s.iv != nil || s.topUsed || len(s.groups) != 1 || len(s.only) == 0 || s.groups[0].ref != refCompany || len(groupExprs[0].args) > 0 {
+		return nil
+	}
+	vals := make([]any, len(s.only))
+	for i, t := range s.only {
+		v, ok := t[0].(string)
+		if !ok {
+			return nil
+		}
+		vals[i] = v
+	}
+	return vals
+}
+
+// valuesOf is a VALUES list of (index, value) rows.
+func valuesOf(vals []any) sqlExpr {
+	rows := make([]string, len(vals))
+	for i := range vals {
+		rows[i] = fmt.Sprintf("(%d, ?)", i)
+	}
+	return sqlExpr{"(VALUES " + strings.Join(rows, ", ") + ")", vals}
 }
