@@ -29,6 +29,11 @@ func histLists(inner string, keys []string) string {
 		keyList(keys), nullBucket, inner)
 	if len(keys) > 0 {
 		q += " GROUP BY " + keyList(keys)[:len(keyList(keys))-2]
+	} else {
+		// Without keys an aggregate over no rows still yields one row,
+		// whose NULL list the driver cannot scan; no rows is what a
+		// grouped statement gives for the same nothing.
+		q += " HAVING count(*) > 0"
 	}
 	return q
 }

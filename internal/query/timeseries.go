@@ -95,7 +95,8 @@ func (e *Engine) TimeSeries(ctx context.Context, q SeriesSpec) (*TimeSeries, err
 		return nil, err
 	}
 	bs := buckets(q.Range, q.Interval, q.Loc)
-	out := &TimeSeries{Interval: q.Interval.Name, Metric: q.Metric, From: q.Range.From, To: q.Range.To}
+	// Series is never null in JSON: a grouped query over nothing has no groups.
+	out := &TimeSeries{Interval: q.Interval.Name, Metric: q.Metric, From: q.Range.From, To: q.Range.To, Series: []Series{}}
 	fill := func(groups []any, other bool, name *string) Series {
 		ser := Series{Group: name, Other: other, Points: make([]Point, len(bs))}
 		for i, t := range bs {
