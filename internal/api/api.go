@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatescope/gatescope/internal/apps"
 	"github.com/gatescope/gatescope/internal/auth"
@@ -91,6 +92,10 @@ func (a *API) admin1(h func(http.ResponseWriter, *http.Request) error) http.Hand
 			writeError(w, status, msg)
 			return
 		}
+		if err := validUTF8(r); err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.QueryTimeout)
 		defer cancel()
 		if err := h(w, r.WithContext(ctx)); err != nil {
@@ -118,6 +123,26 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var errBadRequest = errors.New("bad request")
+
+// validUTF8 refuses a path or query parameter that decodes to bytes which
+// are not UTF-8: the stores take text parameters and would answer with a
+// driver error (a 500) instead of the 400 such input deserves.
+func validUTF8(r *http.Request) error {
+	if !utf8.ValidString(r.URL.Path) {
+		return fmt.Errorf("%w: the path is not valid UTF-8", errBadRequest)
+	}
+	for k, vs := range r.URL.Query() {
+		if !utf8.ValidString(k) {
+			return fmt.Errorf("%w: a query parameter name is not valid UTF-8", errBadRequest)
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return fmt.Errorf("%w: query parameter %q is not valid UTF-8", errBadRequest, k)
+			}
+		}
+	}
+	return nil
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
