@@ -20,8 +20,11 @@ goaccess=$(scripts/goaccess-baseline.sh --core "$core" "$lines")
 echo "$goaccess"
 
 echo "== Gatescope ingesting them: gzip Firehose bodies over loopback HTTP to rows committed in DuckDB (one core)"
-out=$(GATESCOPE_BENCH_LINES=$lines GOMAXPROCS=1 taskset -c "$core" \
-	go test -run '^$' -bench '^BenchmarkIngest$' -benchtime 1x -count 3 ./internal/firehose/ | tee /dev/stderr)
+# tee to a file, not /dev/stderr: reopening /dev/stderr truncates it when
+# make's output is redirected to a file, losing what was printed before.
+GATESCOPE_BENCH_LINES=$lines GOMAXPROCS=1 taskset -c "$core" \
+	go test -run '^$' -bench '^BenchmarkIngest$' -benchtime 1x -count 3 ./internal/firehose/ | tee "$dir/ingest.txt"
+out=$(<"$dir/ingest.txt")
 
 # Both sides as lines (events) per CPU-second: per core, whatever else the
 # machine is doing. GoAccess's cpu_seconds is user+sys of its process.
