@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -105,80 +104,4 @@ func (e *Engine) chFunnel(ctx context.Context, q FunnelSpec) (*Funnel, error) {
 		return nil, fmt.Errorf("funnel: %w", err)
 	}
 	return funnelOf(q, paths), nil
-}
-
-// funnelPath is a user's way through the steps: the split group and the
-// time each step was reached (nil from the first step not reached).
-type funnelPath struct {
-	split *string
-	times []*time.Time
-}
-
-// funnelOf assembles the answer from the users' paths as Funnel does.
-func funnelOf(q FunnelSpec, paths []funnelPath) *Funnel {
-	names := make([]string, len(q.Steps))
-	for i, st := range q.Steps {
-		names[i] = st.Name
-		if names[i] == "" {
-			names[i] = fmt.Sprintf("step %d", i+1)
-		}
-	}
-	compute := func(ps []funnelPath) []FunnelStepResult {
-		out := make([]FunnelStepResult, len(names))
-		deltas := make([][]float64, len(names))
-		for _, p := range ps {
-			for k, t := range p.times {
-				if t == nil {
-					break
-				}
-				out[k].Users++
-				if k > 0 {
-					deltas[k] = append(deltas[k], t.Sub(*p.times[k-1]).Seconds())
-				}
-			}
-		}
-		for k := range out {
-			out[k].Name = names[k]
-			if k > 0 {
-				out[k].ConversionFromPrev = ratio(out[k].Users, out[k-1].Users)
-				out[k].ConversionFromFirst = ratio(out[k].Users, out[0].Users)
-				out[k].MedianSecondsFromPrv = lowerMedian(deltas[k])
-			} else if out[0].Users > 0 {
-				one := 1.0
-				out[0].ConversionFromFirst = &one
-			}
-		}
-		return out
-	}
-	res := &Funnel{WindowSeconds: q.Window.Seconds(), Steps: compute(paths)}
-	if q.SplitBy == nil {
-		return res
-	}
-	groups := map[string][]funnelPath{}
-	var keys []string
-	for _, p := range paths {
-		k := "\x00"
-		if p.split != nil {
-			k = *p.split
-		}
-		if _, ok := groups[k]; !ok {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], p)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if len(groups[keys[i]]) != len(groups[keys[j]]) {
-			return len(groups[keys[i]]) > len(groups[keys[j]])
-		}
-		return keys[i] < keys[j]
-	})
-	if len(keys) > MaxFunnelSplits {
-		keys = keys[:MaxFunnelSplits]
-	}
-	res.Splits = []FunnelSplit{}
-	for _, k := range keys {
-		ps := groups[k]
-		res.Splits = append(res.Splits, FunnelSplit{Group: ps[0].split, Steps: compute(ps)})
-	}
-	return res
 }

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -92,29 +91,8 @@ func (e *Engine) chUsers(ctx context.Context, q ListSpec) ([]UserSummary, int64,
 		FROM (` + users + `) ANY LEFT JOIN (` + stats.text + `) USING id
 		WHERE ` + cond + `) AS s`
 	args := append(append(append([]any{}, uargs...), stats.args...), wargs...)
-	list, err := e.pageOf(ctx, q, base, args, "user_id", func(rows *sql.Rows) (string, any, error) {
-		var u UserSummary
-		var meta *string
-		var n, e4, e5 float64
-		var rate *float64
-		if err := rows.Scan(&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta, &n, &e4, &e5, &rate); err != nil {
-			return "", nil, err
-		}
-		u.Metadata = rawJSON(meta)
-		u.Requests, u.Errors4xx, u.Errors5xx = int64(n), int64(e4), int64(e5)
-		u.setRate()
-		utcPtr(u.FirstSeen)
-		utcPtr(u.LastSeen)
-		return u.UserID, &u, nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]UserSummary, 0, len(list))
-	for _, x := range list {
-		out = append(out, *x.(*UserSummary))
-	}
-	return out, total, nil
+	list, err := e.pageOf(ctx, q, base, args, "user_id", scanUserSummary)
+	return listOf[UserSummary](list, total, err)
 }
 
 func (e *Engine) chCount(ctx context.Context, q string, args []any) (int64, error) {
@@ -188,27 +166,6 @@ func (e *Engine) chCompanies(ctx context.Context, q ListSpec) ([]CompanySummary,
 		FROM (SELECT id, domain, first_seen, last_seen, metadata, users FROM (` + from + `) WHERE ` + cond + `)
 		ANY LEFT JOIN (` + stats.text + `) USING id) AS s`
 	args := append(append(append([]any{}, fromArgs...), wargs...), stats.args...)
-	list, err := e.pageOf(ctx, q, base, args, "company_id", func(rows *sql.Rows) (string, any, error) {
-		var c CompanySummary
-		var meta *string
-		var n, e4, e5 float64
-		var rate *float64
-		if err := rows.Scan(&c.CompanyID, &c.Domain, &c.FirstSeen, &c.LastSeen, &meta, &c.Users, &n, &e4, &e5, &rate); err != nil {
-			return "", nil, err
-		}
-		c.Metadata = rawJSON(meta)
-		c.Requests, c.Errors4xx, c.Errors5xx = int64(n), int64(e4), int64(e5)
-		c.setRate()
-		utcPtr(c.FirstSeen)
-		utcPtr(c.LastSeen)
-		return c.CompanyID, &c, nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]CompanySummary, 0, len(list))
-	for _, x := range list {
-		out = append(out, *x.(*CompanySummary))
-	}
-	return out, total, nil
+	list, err := e.pageOf(ctx, q, base, args, "company_id", scanCompanySummary)
+	return listOf[CompanySummary](list, total, err)
 }

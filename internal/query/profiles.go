@@ -223,29 +223,8 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
 		FROM users u LEFT JOIN (` + stats.text + `) s ON s.g0 = u.user_id WHERE ` + strings.Join(where, " AND ")
 	args := append(append([]any{}, stats.args...), wargs...)
-	list, err := e.pageOf(ctx, q, base, args, "user_id", func(rows *sql.Rows) (string, any, error) {
-		var u UserSummary
-		var meta *string
-		var n, e4, e5 float64
-		var rate *float64
-		if err := rows.Scan(&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta, &n, &e4, &e5, &rate); err != nil {
-			return "", nil, err
-		}
-		u.Metadata = rawJSON(meta)
-		u.Requests, u.Errors4xx, u.Errors5xx = int64(n), int64(e4), int64(e5)
-		u.setRate()
-		utcPtr(u.FirstSeen)
-		utcPtr(u.LastSeen)
-		return u.UserID, &u, nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]UserSummary, 0, len(list))
-	for _, x := range list {
-		out = append(out, *x.(*UserSummary))
-	}
-	return out, total, nil
+	list, err := e.pageOf(ctx, q, base, args, "user_id", scanUserSummary)
+	return listOf[UserSummary](list, total, err)
 }
 
 // noStats stands for the totals of a list whose figures are left out.
@@ -412,29 +391,8 @@ func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, i
 		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
 		FROM ` + from + ` LEFT JOIN (` + stats.text + `) s ON s.g0 = i.id WHERE ` + strings.Join(where, " AND ")
 	args := append(append(append([]any{}, fromArgs...), stats.args...), wargs...)
-	list, err := e.pageOf(ctx, q, base, args, "company_id", func(rows *sql.Rows) (string, any, error) {
-		var c CompanySummary
-		var meta *string
-		var n, e4, e5 float64
-		var rate *float64
-		if err := rows.Scan(&c.CompanyID, &c.Domain, &c.FirstSeen, &c.LastSeen, &meta, &c.Users, &n, &e4, &e5, &rate); err != nil {
-			return "", nil, err
-		}
-		c.Metadata = rawJSON(meta)
-		c.Requests, c.Errors4xx, c.Errors5xx = int64(n), int64(e4), int64(e5)
-		c.setRate()
-		utcPtr(c.FirstSeen)
-		utcPtr(c.LastSeen)
-		return c.CompanyID, &c, nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]CompanySummary, 0, len(list))
-	for _, x := range list {
-		out = append(out, *x.(*CompanySummary))
-	}
-	return out, total, nil
+	list, err := e.pageOf(ctx, q, base, args, "company_id", scanCompanySummary)
+	return listOf[CompanySummary](list, total, err)
 }
 
 func rawJSON(s *string) json.RawMessage {
@@ -631,4 +589,54 @@ func (e *Engine) topRoutes(ctx context.Context, q ProfileSpec, cond *Filter) ([]
 		out = append(out, rs)
 	}
 	return out, nil
+}
+
+// scanUserSummary reads a row of a users list statement (id, company,
+// first and last seen, metadata, requests, 4xx, 5xx, error rate): the same
+// columns on every dialect.
+func scanUserSummary(rows *sql.Rows) (string, any, error) {
+	var u UserSummary
+	var meta *string
+	var n, e4, e5 float64
+	var rate *float64
+	if err := rows.Scan(&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta, &n, &e4, &e5, &rate); err != nil {
+		return "", nil, err
+	}
+	u.Metadata = rawJSON(meta)
+	u.Requests, u.Errors4xx, u.Errors5xx = int64(n), int64(e4), int64(e5)
+	u.setRate()
+	utcPtr(u.FirstSeen)
+	utcPtr(u.LastSeen)
+	return u.UserID, &u, nil
+}
+
+// scanCompanySummary reads a row of a companies list statement: as
+// scanUserSummary, with the domain after the id and the users count after
+// the metadata.
+func scanCompanySummary(rows *sql.Rows) (string, any, error) {
+	var c CompanySummary
+	var meta *string
+	var n, e4, e5 float64
+	var rate *float64
+	if err := rows.Scan(&c.CompanyID, &c.Domain, &c.FirstSeen, &c.LastSeen, &meta, &c.Users, &n, &e4, &e5, &rate); err != nil {
+		return "", nil, err
+	}
+	c.Metadata = rawJSON(meta)
+	c.Requests, c.Errors4xx, c.Errors5xx = int64(n), int64(e4), int64(e5)
+	c.setRate()
+	utcPtr(c.FirstSeen)
+	utcPtr(c.LastSeen)
+	return c.CompanyID, &c, nil
+}
+
+// listOf turns pageOf's entries, which scan made *T, into a list.
+func listOf[T any](list []any, total int64, err error) ([]T, int64, error) {
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]T, 0, len(list))
+	for _, x := range list {
+		out = append(out, *x.(*T))
+	}
+	return out, total, nil
 }
