@@ -466,21 +466,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	}
 	if s.topUsed {
 		g := groupExprs[0]
-		var conds []string
-		var cargs []any
-		for _, v := range s.top {
-			if v == nil {
-				conds = append(conds, g.text+" IS NULL")
-				cargs = append(cargs, g.args...)
-			} else {
-				conds = append(conds, g.text+" = ?")
-				cargs = append(cargs, append(append([]any{}, g.args...), v)...)
-			}
-		}
-		match := "false"
-		if len(conds) > 0 {
-			match = strings.Join(conds, " OR ")
-		}
+		match, cargs := topMatch(g, s.top, "false")
 		sel = append(sel, "CASE WHEN "+match+" THEN "+g.text+" END AS g0", "CASE WHEN "+match+" THEN 0 ELSE 1 END AS o")
 		selArgs = append(selArgs, cargs...)
 		selArgs = append(selArgs, g.args...)
@@ -675,4 +661,25 @@ func onlyCond(groupExprs []sqlExpr, only [][]any) sqlExpr {
 		alts = append(alts, "("+strings.Join(conj, " AND ")+")")
 	}
 	return sqlExpr{"(" + strings.Join(alts, " OR ") + ")", args}
+}
+
+// topMatch is the condition that group expression g holds one of the top
+// groups' values (a nil value is NULL) and its arguments; none (the
+// dialect's false) when there are no top groups.
+func topMatch(g sqlExpr, top []any, none string) (string, []any) {
+	var conds []string
+	var args []any
+	for _, v := range top {
+		if v == nil {
+			conds = append(conds, g.text+" IS NULL")
+			args = append(args, g.args...)
+		} else {
+			conds = append(conds, g.text+" = ?")
+			args = append(append(args, g.args...), v)
+		}
+	}
+	if len(conds) == 0 {
+		return none, nil
+	}
+	return strings.Join(conds, " OR "), args
 }

@@ -42,21 +42,7 @@ func (c *compiler) chBuild(fam family, s *aggSpec) (sqlExpr, []string, error) {
 	}
 	if s.topUsed {
 		g := cmp[0]
-		var conds []string
-		var cargs []any
-		for _, v := range s.top {
-			if v == nil {
-				conds = append(conds, g.text+" IS NULL")
-				cargs = append(cargs, g.args...)
-			} else {
-				conds = append(conds, g.text+" = ?")
-				cargs = append(cargs, append(append([]any{}, g.args...), v)...)
-			}
-		}
-		match := "0"
-		if len(conds) > 0 {
-			match = strings.Join(conds, " OR ")
-		}
+		match, cargs := topMatch(g, s.top, "0")
 		sel = append(sel, "if("+match+", "+out[0].text+", NULL) AS g0", "if("+match+", 0, 1) AS o")
 		selArgs = append(selArgs, cargs...)
 		selArgs = append(selArgs, out[0].args...)

@@ -69,19 +69,7 @@ func (e *Engine) chUsers(ctx context.Context, q ListSpec) ([]UserSummary, int64,
 		return nil, 0, err
 	}
 	users, uargs := chUsersOf(q.AppID, q.ID)
-	where := []string{"1"}
-	var wargs []any
-	d := e.c.d
-	if q.Search != "" {
-		where = append(where, "("+d.ContainsFold("id")+" OR "+d.ContainsFold("ifNull(company_id, '')")+
-			" OR "+d.ContainsFold("ifNull(metadata, '')")+")")
-		wargs = append(wargs, q.Search, q.Search, q.Search)
-	}
-	if q.CompanyID != "" {
-		where = append(where, "company_id = ?")
-		wargs = append(wargs, q.CompanyID)
-	}
-	cond := strings.Join(where, " AND ")
+	cond, wargs := chListWhere(e.c.d, q.Search, "company_id", "company_id", q.CompanyID)
 	total, err := e.chCount(ctx, "SELECT count() FROM ("+users+") WHERE "+cond, append(append([]any{}, uargs...), wargs...))
 	if err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", err)
@@ -144,19 +132,7 @@ func (e *Engine) chCompanies(ctx context.Context, q ListSpec) ([]CompanySummary,
 		FROM (SELECT id, c_domain, c_first, c_last, c_metadata FROM (` + ids + `) ANY LEFT JOIN (` + comps + `) USING id)
 		ANY LEFT JOIN (` + byCompany + `) USING id`
 	fromArgs := append(append(append([]any{}, idArgs...), q.AppID), uargs...)
-	where := []string{"1"}
-	var wargs []any
-	d := e.c.d
-	if q.Search != "" {
-		where = append(where, "("+d.ContainsFold("id")+" OR "+d.ContainsFold("ifNull(domain, '')")+
-			" OR "+d.ContainsFold("ifNull(metadata, '')")+")")
-		wargs = append(wargs, q.Search, q.Search, q.Search)
-	}
-	if q.ID != "" {
-		where = append(where, "id = ?")
-		wargs = append(wargs, q.ID)
-	}
-	cond := strings.Join(where, " AND ")
+	cond, wargs := chListWhere(e.c.d, q.Search, "domain", "id", q.ID)
 	total, err := e.chCount(ctx, "SELECT count() FROM ("+from+") WHERE "+cond, append(append([]any{}, fromArgs...), wargs...))
 	if err != nil {
 		return nil, 0, fmt.Errorf("count companies: %w", err)
@@ -168,4 +144,21 @@ func (e *Engine) chCompanies(ctx context.Context, q ListSpec) ([]CompanySummary,
 	args := append(append(append([]any{}, fromArgs...), wargs...), stats.args...)
 	list, err := e.pageOf(ctx, q, base, args, "company_id", scanCompanySummary)
 	return listOf[CompanySummary](list, total, err)
+}
+
+// chListWhere is a list's condition on its rows (id, second, metadata):
+// search, if set, in any of the three, and column eq equal to val, if set.
+func chListWhere(d Dialect, search, second, eq, val string) (string, []any) {
+	where := []string{"1"}
+	var args []any
+	if search != "" {
+		where = append(where, "("+d.ContainsFold("id")+" OR "+d.ContainsFold("ifNull("+second+", '')")+
+			" OR "+d.ContainsFold("ifNull(metadata, '')")+")")
+		args = append(args, search, search, search)
+	}
+	if val != "" {
+		where = append(where, eq+" = ?")
+		args = append(args, val)
+	}
+	return strings.Join(where, " AND "), args
 }
