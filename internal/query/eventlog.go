@@ -268,6 +268,12 @@ func (e *Engine) eventByHash(ctx context.Context, q string, args []any, app, req
 
 // Tail is a live tail's position: what it has sent.
 type Tail struct {
+	// start bounds every poll's look-back: a tail shows what arrives
+	// after it opens, not the overlap's worth of events before (a
+	// backfill's last seconds would flood a page that has just listed
+	// them). It is a second before the tail opens (rounded down to the
+	// second), for the page's first fetch just before.
+	start time.Time
 	since time.Time
 	sent  map[string]time.Time // request id -> received_at, within the overlap
 }
@@ -278,7 +284,8 @@ const tailOverlap = 5 * time.Second
 
 // NewTail starts a tail at now: only events received from now on.
 func (e *Engine) NewTail() *Tail {
-	return &Tail{since: e.now().UTC().Add(-time.Second), sent: map[string]time.Time{}}
+	start := e.now().UTC().Add(-time.Second)
+	return &Tail{start: start, since: start, sent: map[string]time.Time{}}
 }
 
 // Poll returns the events received since the last poll that match f,
@@ -289,6 +296,10 @@ func (e *Engine) Poll(ctx context.Context, t *Tail, app string, f *Filter, limit
 		return nil, err
 	}
 	from := t.since.Add(-tailOverlap)
+	// Whole seconds: ClickHouse keeps received_at in seconds.
+	if start := t.start.Truncate(time.Second); from.Before(start) {
+		from = start
+	}
 	sel := eventSelect(e.c.d)
 	q := "SELECT " + sel.text + ", e.received_at FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id" +
 		" WHERE e.app_id = ? AND e.received_at >= ? AND (" + wx.text + ") ORDER BY e.received_at, e.time, e.request_id LIMIT " + strconv.Itoa(limit+len(t.sent))

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { get, url } from '../api';
 import { useApp } from '../context';
 import { useAsync, useDebounced } from '../hooks';
@@ -57,20 +57,38 @@ export function Events() {
     }
   }, [first.data]);
 
-  // The live tail: server-sent events matching the same filters.
+  // The live tail: server-sent events matching the same filters. The
+  // server sends what arrives after the stream opens, so pausing keeps
+  // the stream and holds its events back (the newest MAX_ROWS) until the
+  // user resumes, instead of closing it and losing them.
   const [paused, setPaused] = useState(false);
-  const [tail, setTail] = useState<Tail>('off');
+  const [conn, setConn] = useState<Tail>('off');
+  const tail: Tail = conn === 'off' ? 'off' : paused ? 'paused' : conn;
+  const pausedNow = useRef(paused);
+  pausedNow.current = paused;
+  const held = useRef<Event[]>([]);
   const canTail = !st.to;
+  // show puts events (newest first) at the top of the table.
+  const show = (evs: Event[]) => {
+    const ids = new Set(evs.map((e) => e.request_id));
+    setEvents((rs) => [...evs, ...rs.filter((r) => !ids.has(r.request_id))].slice(0, MAX_ROWS));
+    setFresh((f) => {
+      const n = new Set(f);
+      ids.forEach((id) => n.add(id));
+      return n;
+    });
+  };
   useEffect(() => {
-    if (!canTail || paused || !first.data) {
-      setTail(canTail && paused ? 'paused' : 'off');
+    held.current = [];
+    if (!canTail || !first.data) {
+      setConn('off');
       return;
     }
     const { from: _f, to: _t, ...live } = params;
     const es = new EventSource(url('/api/v1/events/stream', live));
-    setTail('connecting');
-    es.onopen = () => setTail('live');
-    es.onerror = () => setTail(es.readyState === EventSource.CLOSED ? 'unavailable' : 'connecting');
+    setConn('connecting');
+    es.onopen = () => setConn('live');
+    es.onerror = () => setConn(es.readyState === EventSource.CLOSED ? 'unavailable' : 'connecting');
     es.addEventListener('event', (m) => {
       let ev: Event;
       try {
@@ -78,12 +96,23 @@ export function Events() {
       } catch {
         return;
       }
-      setEvents((rs) => [ev, ...rs.filter((r) => r.request_id !== ev.request_id)].slice(0, MAX_ROWS));
-      setFresh((f) => new Set(f).add(ev.request_id));
+      if (pausedNow.current) {
+        held.current = [ev, ...held.current.filter((r) => r.request_id !== ev.request_id)].slice(0, MAX_ROWS);
+      } else {
+        show([ev]);
+      }
     });
     return () => es.close();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, paused, canTail, first.data]);
+  }, [key, canTail, first.data]);
+  useEffect(() => {
+    if (!paused && held.current.length > 0) {
+      const evs = held.current;
+      held.current = [];
+      show(evs);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [paused]);
 
   const [open, setOpen] = useState<Event | null>(null);
   const detail = useAsync(
