@@ -16,6 +16,11 @@ const (
 	tailPoll      = time.Second
 	tailKeepAlive = 15 * time.Second
 	tailBatch     = 500
+	// A tail looks back a second, for the listing the page fetched just
+	// before; a reconnecting EventSource (it names the last id it saw)
+	// over its gap: browsers wait about 3 s before reconnecting.
+	tailLookBack  = time.Second
+	tailReconnect = 10 * time.Second
 )
 
 // streaming wraps a long-lived handler with admin1's check (an
@@ -53,7 +58,11 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	tail := a.engine.NewTail()
+	lookBack := tailLookBack
+	if r.Header.Get("Last-Event-ID") != "" {
+		lookBack = tailReconnect
+	}
+	tail := a.engine.NewTail(lookBack)
 	send := func(format string, args ...any) bool {
 		// The server's WriteTimeout bounds ordinary responses; a stream
 		// moves its deadline forward with each write.
@@ -63,7 +72,9 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		return rc.Flush() == nil
 	}
-	if !send(": tailing app %s\n\n", app) {
+	// The id makes a browser that reconnects before any event send
+	// Last-Event-ID too.
+	if !send(": tailing app %s\nid: open\n\n", app) {
 		return nil
 	}
 	tick := time.NewTicker(tailPoll)

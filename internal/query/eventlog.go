@@ -269,10 +269,9 @@ func (e *Engine) eventByHash(ctx context.Context, q string, args []any, app, req
 // Tail is a live tail's position: what it has sent.
 type Tail struct {
 	// start bounds every poll's look-back: a tail shows what arrives
-	// after it opens, not the overlap's worth of events before (a
-	// backfill's last seconds would flood a page that has just listed
-	// them). It is a second before the tail opens (rounded down to the
-	// second), for the page's first fetch just before.
+	// after it opens (NewTail's lookBack before, rounded down to the
+	// second), not the overlap's worth of events before it: a backfill's
+	// last seconds would flood a page that has just listed them.
 	start time.Time
 	since time.Time
 	sent  map[string]time.Time // request id -> received_at, within the overlap
@@ -282,9 +281,11 @@ type Tail struct {
 // in spool order, which may differ from their arrival stamps by a little.
 const tailOverlap = 5 * time.Second
 
-// NewTail starts a tail at now: only events received from now on.
-func (e *Engine) NewTail() *Tail {
-	start := e.now().UTC().Add(-time.Second)
+// NewTail starts a tail at lookBack before now: a second covers a page
+// listed just before it opens; a reconnecting client needs the gap since
+// its last stream.
+func (e *Engine) NewTail(lookBack time.Duration) *Tail {
+	start := e.now().UTC().Add(-lookBack)
 	return &Tail{start: start, since: start, sent: map[string]time.Time{}}
 }
 

@@ -61,7 +61,7 @@ func TestClickHouseSameAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		engines[name] = e
-		tails[name] = e.NewTail()
+		tails[name] = e.NewTail(time.Second)
 		load(t, s, recent.app, recent.events, recent.links, 1000)
 	}
 	ny, _ := time.LoadLocation("America/New_York")

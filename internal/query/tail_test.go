@@ -46,7 +46,7 @@ func TestTailStartsWhenOpened(t *testing.T) {
 	}
 	opened := time.Now().UTC()
 	add(1, opened.Add(-3*time.Second)) // inside the 5 s overlap, before the tail (and its rounding)
-	tail := e.NewTail()
+	tail := e.NewTail(time.Second)
 	after := add(2, opened.Add(2*time.Second))
 	if got := poll(tail); len(got) != 1 || got[0] != after {
 		t.Fatalf("first poll sent %v, want only %s (the event from before the tail is not new)", got, after)
