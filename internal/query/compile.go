@@ -649,14 +649,8 @@ func onlyCond(groupExprs []sqlExpr, only [][]any) sqlExpr {
 	for _, tuple := range only {
 		var conj []string
 		for i, v := range tuple {
-			g := groupExprs[i]
-			if v == nil {
-				conj = append(conj, g.text+" IS NULL")
-				args = append(args, g.args...)
-			} else {
-				conj = append(conj, g.text+" = ?")
-				args = append(append(args, g.args...), v)
-			}
+			c, a := sameAs(groupExprs[i], v)
+			conj, args = append(conj, c), append(args, a...)
 		}
 		alts = append(alts, "("+strings.Join(conj, " AND ")+")")
 	}
@@ -670,16 +664,20 @@ func topMatch(g sqlExpr, top []any, none string) (string, []any) {
 	var conds []string
 	var args []any
 	for _, v := range top {
-		if v == nil {
-			conds = append(conds, g.text+" IS NULL")
-			args = append(args, g.args...)
-		} else {
-			conds = append(conds, g.text+" = ?")
-			args = append(append(args, g.args...), v)
-		}
+		c, a := sameAs(g, v)
+		conds, args = append(conds, c), append(args, a...)
 	}
 	if len(conds) == 0 {
 		return none, nil
 	}
 	return strings.Join(conds, " OR "), args
+}
+
+// sameAs is the condition that g holds the scanned group value v (nil is
+// NULL), and its arguments.
+func sameAs(g sqlExpr, v any) (string, []any) {
+	if v == nil {
+		return g.text + " IS NULL", g.args
+	}
+	return g.text + " = ?", append(append([]any{}, g.args...), v)
 }

@@ -591,20 +591,32 @@ func (e *Engine) topRoutes(ctx context.Context, q ProfileSpec, cond *Filter) ([]
 	return out, nil
 }
 
+// listCounts are the columns every list row ends with: requests, 4xx,
+// 5xx and the error rate (recomputed in Go from the counts).
+type listCounts struct {
+	n, e4, e5 float64
+	rate      *float64
+}
+
+func (c *listCounts) dest() []any { return []any{&c.n, &c.e4, &c.e5, &c.rate} }
+
+func (c *listCounts) stats() Stats {
+	s := Stats{Requests: int64(c.n), Errors4xx: int64(c.e4), Errors5xx: int64(c.e5)}
+	s.setRate()
+	return s
+}
+
 // scanUserSummary reads a row of a users list statement (id, company,
-// first and last seen, metadata, requests, 4xx, 5xx, error rate): the same
-// columns on every dialect.
+// first and last seen, metadata, then listCounts): the same columns on
+// every dialect.
 func scanUserSummary(rows *sql.Rows) (string, any, error) {
 	var u UserSummary
 	var meta *string
-	var n, e4, e5 float64
-	var rate *float64
-	if err := rows.Scan(&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta, &n, &e4, &e5, &rate); err != nil {
+	var c listCounts
+	if err := rows.Scan(append([]any{&u.UserID, &u.CompanyID, &u.FirstSeen, &u.LastSeen, &meta}, c.dest()...)...); err != nil {
 		return "", nil, err
 	}
-	u.Metadata = rawJSON(meta)
-	u.Requests, u.Errors4xx, u.Errors5xx = int64(n), int64(e4), int64(e5)
-	u.setRate()
+	u.Metadata, u.Stats = rawJSON(meta), c.stats()
 	utcPtr(u.FirstSeen)
 	utcPtr(u.LastSeen)
 	return u.UserID, &u, nil
@@ -614,19 +626,16 @@ func scanUserSummary(rows *sql.Rows) (string, any, error) {
 // scanUserSummary, with the domain after the id and the users count after
 // the metadata.
 func scanCompanySummary(rows *sql.Rows) (string, any, error) {
-	var c CompanySummary
+	var co CompanySummary
 	var meta *string
-	var n, e4, e5 float64
-	var rate *float64
-	if err := rows.Scan(&c.CompanyID, &c.Domain, &c.FirstSeen, &c.LastSeen, &meta, &c.Users, &n, &e4, &e5, &rate); err != nil {
+	var c listCounts
+	if err := rows.Scan(append([]any{&co.CompanyID, &co.Domain, &co.FirstSeen, &co.LastSeen, &meta, &co.Users}, c.dest()...)...); err != nil {
 		return "", nil, err
 	}
-	c.Metadata = rawJSON(meta)
-	c.Requests, c.Errors4xx, c.Errors5xx = int64(n), int64(e4), int64(e5)
-	c.setRate()
-	utcPtr(c.FirstSeen)
-	utcPtr(c.LastSeen)
-	return c.CompanyID, &c, nil
+	co.Metadata, co.Stats = rawJSON(meta), c.stats()
+	utcPtr(co.FirstSeen)
+	utcPtr(co.LastSeen)
+	return co.CompanyID, &co, nil
 }
 
 // listOf turns pageOf's entries, which scan made *T, into a list.
