@@ -2,8 +2,10 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -231,6 +233,68 @@ func TestKnownProfiles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCompanyProfileParts checks that a company's profile, which DuckDB
+// computes in one statement, lists the same users and series as the users
+// list and the time series asked apart, for companies linked and logged,
+// with buckets folded from days (1d, 1w) and not (1h).
+func TestCompanyProfileParts(t *testing.T) {
+	k := newKnownEnv(t)
+	ctx := context.Background()
+	r := query.Range{From: k.f.start.Add(5*time.Hour + 11*time.Minute), To: k.f.start.Add(70 * time.Hour)}
+	f, _ := query.ParseField("company_id")
+	for _, company := range []string{"linked-0", "linked-2", "logged-4", "nobody-yet"} {
+		for _, ivName := range []string{"1d", "1w", "1h"} {
+			iv, err := query.ParseInterval(ivName, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ename, e := range k.engines {
+				name := fmt.Sprintf("%s/%s/%s", ename, company, ivName)
+				p, err := e.CompanyProfile(ctx, query.ProfileSpec{AppID: k.f.app, ID: company, Range: r, Interval: iv})
+				if company == "nobody-yet" {
+					if !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("%s: %v, want not found", name, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				users, _, err := e.Users(ctx, query.ListSpec{AppID: k.f.app, Range: r, CompanyID: company, Limit: 100, Sort: "requests", Desc: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(p.Users, users) {
+					t.Errorf("%s: users\n%s\nwant\n%s", name, jsonOf(p.Users), jsonOf(users))
+				}
+				cond, _ := query.NewCondition(f, query.OpEq, company)
+				series, err := e.TimeSeries(ctx, query.SeriesSpec{AppID: k.f.app, Range: r, Filter: cond, Metric: query.Count, Interval: iv})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(p.Series, series) {
+					t.Errorf("%s: series\n%s\nwant\n%s", name, jsonOf(p.Series), jsonOf(series))
+				}
+				companies, _, err := e.Companies(ctx, query.ListSpec{AppID: k.f.app, Range: r, ID: company, Limit: 1})
+				if err != nil || len(companies) != 1 {
+					t.Fatalf("%s: companies list %v, %v", name, companies, err)
+				}
+				if got, want := jsonOf(p.Company), jsonOf(companies[0]); got != want {
+					t.Errorf("%s: company\n%s\nwant\n%s", name, got, want)
+				}
+				if strings.HasPrefix(company, "linked-") && len(users) == 0 {
+					t.Errorf("%s: no users; the case proves nothing", name)
+				}
+			}
+		}
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // TestKnownEventByID looks events up by request id without their time,

@@ -43,44 +43,69 @@ func (e *Engine) profileRoutes(ctx context.Context, q ProfileSpec, cond *Filter)
 		return nil, Stats{}, fmt.Errorf("profile routes: %w", err)
 	}
 	defer rows.Close()
-	type route struct {
-		RouteStats
-		e4, e5 int64
-	}
-	var routes []route
-	var total Stats
-	var all []any
+	var t routeTally
 	for rows.Next() {
-		var r route
+		var method, route *string
+		var n, e4, e5 int64
 		var h []any
-		if err := rows.Scan(&r.Method, &r.Route, &r.Requests, &r.e4, &r.e5, &h); err != nil {
+		if err := rows.Scan(&method, &route, &n, &e4, &e5, &h); err != nil {
 			return nil, Stats{}, fmt.Errorf("profile routes: %w", err)
 		}
-		p95, err := quantilesOf(h, []int{95})
-		if err != nil {
+		if err := t.add(method, route, n, e4, e5, h); err != nil {
 			return nil, Stats{}, err
 		}
-		r.LatencyP95 = bucketValue(p95[0])
-		if r.Requests > 0 {
-			v := float64(r.e4+r.e5) / float64(r.Requests)
-			r.ErrorRate = &v
-		}
-		total.Requests += r.Requests
-		total.Errors4xx += r.e4
-		total.Errors5xx += r.e5
-		all = append(all, h...)
-		routes = append(routes, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, Stats{}, fmt.Errorf("profile routes: %w", err)
 	}
+	return t.result()
+}
+
+// routeTally gathers a profile's per-route figures: each route's counts
+// and p95, and the totals over all of them, whose p95 is read off every
+// route's histogram pairs.
+type routeTally struct {
+	routes []tallied
+	total  Stats
+	all    []any
+}
+
+type tallied struct {
+	RouteStats
+	e4, e5 int64
+}
+
+// add takes one route's counts and histogram pairs (h is retained).
+func (t *routeTally) add(method, route *string, n, e4, e5 int64, h []any) error {
+	r := tallied{RouteStats{Method: method, Route: route, Requests: n}, e4, e5}
+	p95, err := quantilesOf(h, []int{95})
+	if err != nil {
+		return err
+	}
+	r.LatencyP95 = bucketValue(p95[0])
+	if n > 0 {
+		v := float64(e4+e5) / float64(n)
+		r.ErrorRate = &v
+	}
+	t.total.Requests += n
+	t.total.Errors4xx += e4
+	t.total.Errors5xx += e5
+	t.all = append(t.all, h...)
+	t.routes = append(t.routes, r)
+	return nil
+}
+
+// result returns the busiest routes (ties by method then route, absent
+// values last) and the totals.
+func (t *routeTally) result() ([]RouteStats, Stats, error) {
+	total := t.total
 	total.setRate()
-	p95, err := quantilesOf(all, []int{95})
+	p95, err := quantilesOf(t.all, []int{95})
 	if err != nil {
 		return nil, Stats{}, err
 	}
 	total.LatencyP95 = bucketValue(p95[0])
-	slices.SortFunc(routes, func(a, b route) int {
+	slices.SortFunc(t.routes, func(a, b tallied) int {
 		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
 			return c
 		}
@@ -90,7 +115,7 @@ func (e *Engine) profileRoutes(ctx context.Context, q ProfileSpec, cond *Filter)
 		return compareValues(ptrValue(a.Route), ptrValue(b.Route))
 	})
 	out := []RouteStats{}
-	for _, r := range routes[:min(len(routes), topRoutes)] {
+	for _, r := range t.routes[:min(len(t.routes), topRoutes)] {
 		out = append(out, r.RouteStats)
 	}
 	return out, total, nil
@@ -125,16 +150,22 @@ func routesPiece(c *compiler, app string, p piece, cond *Filter) (sqlExpr, error
 		return sqlExpr{`SELECT r.method AS g0, r.route AS g1, sum(r.n) AS n, sum(r.n_4xx) AS e4, sum(r.n_5xx) AS e5,
 			flatten(list(r.hist)) AS h FROM ` + p.table() + ` r WHERE ` + strings.Join(where, " AND ") + ` GROUP BY g0, g1`, args}, nil
 	}
-	// Raw events: one pair per bucket; events without a latency (b = -1)
-	// are counted but have no pair, as in the histogram family.
-	return sqlExpr{fmt.Sprintf(`SELECT g0, g1, sum(n) AS n, sum(e4) AS e4, sum(e5) AS e5,
+	return sqlExpr{rawPairs(c, "e.method AS g0, e.route AS g1", "g0, g1", "events e", strings.Join(where, " AND ")), args}, nil
+}
+
+// rawPairs groups raw events (from, with alias e, where) by keys (the
+// select list; names are their aliases), then gives per key: n, e4, e5
+// and h, one histogram pair per latency bucket. Events without a latency
+// (b = -1) are counted but have no pair, as in the histogram family.
+func rawPairs(c *compiler, keys, names, from, where string) string {
+	return fmt.Sprintf(`SELECT %[5]s, sum(n) AS n, sum(e4) AS e4, sum(e5) AS e5,
 			coalesce(list(CAST(n AS BIGINT) << 8 | b) FILTER (WHERE b >= 0), []::BIGINT[]) AS h FROM (
-		SELECT e.method AS g0, e.route AS g1,
-			CASE WHEN e.latency_ms IS NULL THEN -1 ELSE coalesce(%s, %d) END AS b, count(*) AS n,
+		SELECT %[4]s,
+			CASE WHEN e.latency_ms IS NULL THEN -1 ELSE coalesce(%[1]s, %[2]d) END AS b, count(*) AS n,
 			sum(CASE WHEN e.status >= 400 AND e.status < 500 THEN 1 ELSE 0 END) AS e4,
 			sum(CASE WHEN e.status >= 500 AND e.status < 600 THEN 1 ELSE 0 END) AS e5
-		FROM events e WHERE %s GROUP BY g0, g1, b) y GROUP BY g0, g1`,
-		c.d.HistogramBucket("e.latency_ms"), nullBucket, strings.Join(where, " AND ")), args}, nil
+		FROM %[6]s WHERE %[3]s GROUP BY %[5]s, b) y GROUP BY %[5]s`,
+		c.d.HistogramBucket("e.latency_ms"), nullBucket, where, keys, names, from)
 }
 
 func ptrValue(s *string) any {

@@ -209,22 +209,13 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		where = append(where, "u.user_id = ?")
 		wargs = append(wargs, q.ID)
 	}
-	var total int64
-	rows, err := e.query(ctx, "SELECT count(*) FROM users u WHERE "+strings.Join(where, " AND "), wargs...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	for rows.Next() {
-		rows.Scan(&total)
-	}
-	rows.Close()
+	count := sqlExpr{"SELECT count(*) FROM users u WHERE " + strings.Join(where, " AND "), wargs}
 	base := `SELECT u.user_id AS id, u.company_id, u.first_seen, u.last_seen, u.metadata,
 		coalesce(s.n, 0) AS n, coalesce(s.e4, 0) AS e4, coalesce(s.e5, 0) AS e5,
 		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
 		FROM users u LEFT JOIN (` + stats.text + `) s ON s.g0 = u.user_id WHERE ` + strings.Join(where, " AND ")
 	args := append(append([]any{}, stats.args...), wargs...)
-	list, err := e.pageOf(ctx, q, base, args, "user_id", scanUserSummary)
-	return listOf[UserSummary](list, total, err)
+	return listOf[UserSummary](e.countedPage(ctx, count, q, base, args, "user_id", scanUserSummary))
 }
 
 // noStats stands for the totals of a list whose figures are left out.
@@ -255,6 +246,29 @@ func (e *Engine) companyUsers(ctx context.Context, app, company string) ([]any, 
 		return nil, rows.Err()
 	}
 	return ids, rows.Err()
+}
+
+// countedPage runs pageOf and count, which counts the entities the list
+// holds.
+func (e *Engine) countedPage(ctx context.Context, count sqlExpr, q ListSpec, base string, args []any, group string,
+	scan func(*sql.Rows) (string, any, error)) ([]any, int64, error) {
+	var total int64
+	rows, err := e.query(ctx, count.text, count.args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count %s: %w", group, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&total); err != nil {
+			return nil, 0, fmt.Errorf("count %s: %w", group, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("count %s: %w", group, err)
+	}
+	rows.Close()
+	list, err := e.pageOf(ctx, q, base, args, group, scan)
+	return list, total, err
 }
 
 // pageOf runs a list statement with the sort, paging and p95 of q. When
@@ -376,23 +390,14 @@ func (e *Engine) Companies(ctx context.Context, q ListSpec) ([]CompanySummary, i
 		LEFT JOIN (SELECT company_id, count(*) AS users, min(first_seen) AS first_seen, max(last_seen) AS last_seen
 			FROM users WHERE app_id = ? AND company_id IS NOT NULL GROUP BY company_id) us ON us.company_id = i.id`
 	fromArgs := append(append([]any{}, idArgs...), q.AppID, q.AppID)
-	var total int64
-	rows, err := e.query(ctx, "SELECT count(*) FROM "+from+" WHERE "+strings.Join(where, " AND "), append(append([]any{}, fromArgs...), wargs...)...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count companies: %w", err)
-	}
-	for rows.Next() {
-		rows.Scan(&total)
-	}
-	rows.Close()
+	count := sqlExpr{"SELECT count(*) FROM " + from + " WHERE " + strings.Join(where, " AND "), append(append([]any{}, fromArgs...), wargs...)}
 	base := `SELECT i.id AS id, c.domain, least(c.first_seen, us.first_seen) AS first_seen,
 		greatest(c.last_seen, us.last_seen) AS last_seen, c.metadata, coalesce(us.users, 0) AS users,
 		coalesce(s.n, 0) AS n, coalesce(s.e4, 0) AS e4, coalesce(s.e5, 0) AS e5,
 		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
 		FROM ` + from + ` LEFT JOIN (` + stats.text + `) s ON s.g0 = i.id WHERE ` + strings.Join(where, " AND ")
 	args := append(append(append([]any{}, fromArgs...), stats.args...), wargs...)
-	list, err := e.pageOf(ctx, q, base, args, "company_id", scanCompanySummary)
-	return listOf[CompanySummary](list, total, err)
+	return listOf[CompanySummary](e.countedPage(ctx, count, q, base, args, "company_id", scanCompanySummary))
 }
 
 func rawJSON(s *string) json.RawMessage {
@@ -462,29 +467,27 @@ func (e *Engine) UserProfile(ctx context.Context, q ProfileSpec) (*Profile, erro
 	return p, err
 }
 
-// CompanyProfile returns a company's profile with its users.
+// CompanyProfile returns a company's profile with its users, the busiest
+// first; store.ErrNotFound if unknown.
 func (e *Engine) CompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
+	if !e.onClickHouse() {
+		return e.duckCompanyProfile(ctx, q) // profile_company.go
+	}
 	p := &Profile{}
-	fast := !e.onClickHouse() // the totals come with the routes
 	err := e.profile(ctx, q, "company_id", func(ctx context.Context) error {
-		list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1, noStats: fast})
+		list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1})
 		if err == nil && len(list) == 1 {
 			p.Company = &list[0]
-			if !fast {
-				p.Totals = list[0].Stats
-			}
+			p.Totals = list[0].Stats
 		}
 		return err
 	}, p, func(ctx context.Context) error {
 		var err error
-		p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: 100, Sort: "requests", Desc: true})
+		p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: companyProfileUsers, Sort: "requests", Desc: true})
 		return err
 	})
 	if err == nil && p.Company == nil {
 		err = fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
-	}
-	if err == nil && fast {
-		p.Company.Stats = p.Totals
 	}
 	return p, err
 }
@@ -523,6 +526,12 @@ func (e *Engine) profile(ctx context.Context, q ProfileSpec, field string, summa
 			return err
 		},
 	}, extra...)
+	return runParts(ctx, parts)
+}
+
+// runParts runs parts concurrently; the first to fail cancels the others,
+// and its error is returned.
+func runParts(ctx context.Context, parts []func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(parts))

@@ -293,6 +293,18 @@ func TestDerivedRollups(t *testing.T) {
 		}
 	}
 	check("loader")
+	// userOrder: each day's derived rows are stored in user order (late
+	// events for a sealed day rebuild all of its rows).
+	for _, tb := range []string{rollup.UserRouteDay, rollup.UserHistDay} {
+		var days, disordered int
+		if err := s.db.QueryRow(`SELECT count(DISTINCT day), count(*) FILTER (WHERE prev > user_id) FROM (
+			SELECT day, user_id, lag(user_id) OVER (PARTITION BY app_id, day ORDER BY rowid) AS prev FROM ` + tb + `)`).Scan(&days, &disordered); err != nil {
+			t.Fatal(err)
+		}
+		if days == 0 || disordered > 0 {
+			t.Errorf("%s: %d rows out of user order over %d days", tb, disordered, days)
+		}
+	}
 	wantIDs := expectedIDs(t, s, all, sealed)
 	compareIDs(t, "loader", storedIDs(t, s), wantIDs)
 

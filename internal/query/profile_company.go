@@ -1,0 +1,261 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/store"
+)
+
+// On DuckDB a company's profile reads the company's events once. Its top
+// routes, totals, daily series and its users' figures are all sums over
+// the same rows of the user-route rollup (and raw events around it): the
+// events attributed to the company (logged with it, or logged with none
+// by a user linked to it) for the routes, totals and series, and every
+// event of a linked user, whichever company it logged, for the users'
+// figures. One statement selects the union of the two and aggregates it
+// by grouping sets, which costs about what the routes alone did; run
+// apart, the series and the users list scanned their rollups again and
+// took a third of the profile's CPU (docs/performance.md).
+
+// duckCompanyProfile is CompanyProfile on DuckDB.
+func (e *Engine) duckCompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {
+	f, _ := ParseField("company_id")
+	cond, err := NewCondition(f, OpEq, q.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Profile{}
+	var fig companyFigures
+	var linked []UserSummary
+	// Calendar days or weeks fold from the statement's UTC days; finer
+	// buckets need their own statement.
+	folds := q.Interval.Calendar && q.Interval.Name != monthInterval.Name && !q.Range.From.IsZero() &&
+		q.Range.To.Sub(q.Range.From)/q.Interval.D <= MaxBuckets
+	parts := []func(context.Context) error{
+		func(ctx context.Context) error {
+			list, _, err := e.Companies(ctx, ListSpec{AppID: q.AppID, Range: q.Range, ID: q.ID, Limit: 1, noStats: true})
+			if err == nil && len(list) == 1 {
+				p.Company = &list[0]
+			}
+			return err
+		},
+		func(ctx context.Context) error { return e.companyFigures(ctx, q, &fig) },
+		func(ctx context.Context) error {
+			var err error
+			p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
+			return err
+		},
+		func(ctx context.Context) error {
+			var err error
+			linked, err = e.linkedUsers(ctx, q.AppID, q.ID)
+			return err
+		},
+	}
+	if !folds {
+		parts = append(parts, func(ctx context.Context) error {
+			var err error
+			p.Series, err = e.TimeSeries(ctx, SeriesSpec{AppID: q.AppID, Range: q.Range, Filter: cond, Metric: Count, Interval: q.Interval})
+			return err
+		})
+	}
+	if err := runParts(ctx, parts); err != nil {
+		return p, err
+	}
+	if p.Company == nil {
+		return p, fmt.Errorf("company %q: %w", q.ID, store.ErrNotFound)
+	}
+	if p.TopRoutes, p.Totals, err = fig.routes.result(); err != nil {
+		return p, err
+	}
+	p.Company.Stats = p.Totals
+	if folds {
+		p.Series = fig.series(q)
+	}
+	if linked == nil { // too many to list from here
+		p.Users, _, err = e.Users(ctx, ListSpec{AppID: q.AppID, Range: q.Range, CompanyID: q.ID, Limit: companyProfileUsers, Sort: "requests", Desc: true})
+		return p, err
+	}
+	if p.Users, err = fig.rank(linked); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// companyProfileUsers is how many of its users a company's profile lists,
+// the busiest first.
+const companyProfileUsers = 100
+
+// companyFigures is what the company statement gives.
+type companyFigures struct {
+	routes routeTally
+	users  map[string]*userTally
+	days   map[time.Time]int64
+}
+
+type userTally struct {
+	n, e4, e5 int64
+	h         []any
+}
+
+// companyFigures runs the company statement of q into fig.
+func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *companyFigures) error {
+	s := aggSpec{app: q.AppID, r: q.Range}
+	if err := e.setSealed(ctx, &s); err != nil {
+		return err
+	}
+	stmt, args := e.companyStatement(q, s.sealed)
+	rows, err := e.query(ctx, stmt, args...)
+	if err != nil {
+		return fmt.Errorf("company profile: %w", err)
+	}
+	defer rows.Close()
+	return fig.read(rows)
+}
+
+// companyStatement is the statement of q's company figures, with the
+// rollups sealed up to sealed: per group (GROUPING(u), GROUPING(d), method,
+// route, user, day) the requests, 4xx, 5xx and histogram pairs.
+func (e *Engine) companyStatement(q ProfileSpec, sealed time.Time) (string, []any) {
+	// The linked users come first, as a CTE, which each piece joins (a
+	// handful of rows). Reading the rows logged with the company apart
+	// from the linked users' other rows, each with a condition the scan
+	// could apply first, was slower: two scans of the table's strings
+	// instead of one.
+	args := []any{q.AppID, q.ID}
+	var pieces []string
+	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, sealed) {
+		a, day := "r", "r.day"
+		if p.src == srcRaw {
+			a, day = "e", "date_trunc('day', e.time)"
+		}
+		where := []string{a + ".app_id = ?", p.timeCol() + " < ?"}
+		args = append(args, q.ID, q.AppID, p.to)
+		if !p.from.IsZero() {
+			where = append(where, p.timeCol()+" >= ?")
+			args = append(args, p.from)
+		}
+		where = append(where, "("+a+".company_id = ? OR l.user_id IS NOT NULL)")
+		args = append(args, q.ID)
+		// inco: attributed to the company; linked: the user is the company's.
+		keys := fmt.Sprintf(`%s AS d, %[2]s.user_id AS u, %[2]s.method AS g0, %[2]s.route AS g1,
+			coalesce(%[2]s.company_id = ?, l.user_id IS NOT NULL) AS inco, l.user_id IS NOT NULL AS linked`, day, a)
+		from := fmt.Sprintf("%s %s LEFT JOIN lu l ON l.user_id = %[2]s.user_id", p.table(), a)
+		if p.src == srcRaw {
+			pieces = append(pieces, rawPairs(&e.c, keys, "d, u, g0, g1, inco, linked", from, strings.Join(where, " AND ")))
+			continue
+		}
+		pieces = append(pieces, `SELECT `+keys+`, r.n AS n, r.n_4xx AS e4, r.n_5xx AS e5, r.hist AS h
+			FROM `+from+` WHERE `+strings.Join(where, " AND "))
+	}
+	stmt := `WITH lu AS (SELECT user_id FROM users WHERE app_id = ? AND company_id = ?)
+		SELECT GROUPING(u), GROUPING(d), g0, g1, u, d,
+			CAST(sum(n) AS BIGINT), CAST(sum(e4) AS BIGINT), CAST(sum(e5) AS BIGINT), flatten(list(h))
+		FROM (` + strings.Join(pieces, "\nUNION ALL\n") + `) x
+		GROUP BY GROUPING SETS ((inco, g0, g1), (linked, u), (inco, d)) HAVING inco OR linked`
+	return stmt, args
+}
+
+// read reads the company statement's rows.
+func (fig *companyFigures) read(rows *sql.Rows) error {
+	fig.users, fig.days = map[string]*userTally{}, map[time.Time]int64{}
+	for rows.Next() {
+		var byUser, byDay int
+		var method, route, user *string
+		var day *time.Time
+		var n, e4, e5 int64
+		var h []any
+		if err := rows.Scan(&byUser, &byDay, &method, &route, &user, &day, &n, &e4, &e5, &h); err != nil {
+			return fmt.Errorf("company profile: %w", err)
+		}
+		switch {
+		case byUser == 0 && user != nil:
+			fig.users[*user] = &userTally{n, e4, e5, h}
+		case byDay == 0 && day != nil:
+			fig.days[day.UTC()] = n
+		case byUser == 1 && byDay == 1:
+			if err := fig.routes.add(method, route, n, e4, e5, h); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("company profile: %w", err)
+	}
+	return nil
+}
+
+// series folds the statement's days into q's buckets, as TimeSeries would
+// count them.
+func (fig *companyFigures) series(q ProfileSpec) *TimeSeries {
+	bs := buckets(q.Range, q.Interval, time.UTC)
+	counts := map[time.Time]int64{}
+	for d, n := range fig.days {
+		counts[bucketStart(d, q.Interval, time.UTC)] += n
+	}
+	all := "all"
+	ser := Series{Group: &all, Points: make([]Point, len(bs))}
+	for i, t := range bs {
+		v := float64(counts[t])
+		ser.Points[i] = Point{T: t, V: &v}
+	}
+	return &TimeSeries{Interval: q.Interval.Name, Metric: Count, From: q.Range.From, To: q.Range.To, Series: []Series{ser}}
+}
+
+// rank gives the linked users their figures and returns the busiest, as
+// the users list sorted by requests would (ties by id).
+func (fig *companyFigures) rank(linked []UserSummary) ([]UserSummary, error) {
+	for i := range linked {
+		u := &linked[i]
+		t := fig.users[u.UserID]
+		if t == nil {
+			continue
+		}
+		u.Stats = Stats{Requests: t.n, Errors4xx: t.e4, Errors5xx: t.e5}
+		u.setRate()
+		p95, err := quantilesOf(t.h, []int{95})
+		if err != nil {
+			return nil, err
+		}
+		u.LatencyP95 = bucketValue(p95[0])
+	}
+	slices.SortFunc(linked, func(a, b UserSummary) int {
+		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UserID, b.UserID)
+	})
+	return linked[:min(len(linked), companyProfileUsers)], nil
+}
+
+// linkedUsers returns the users linked to a company, without figures; nil
+// when there are more than maxCompanyUsers.
+func (e *Engine) linkedUsers(ctx context.Context, app, company string) ([]UserSummary, error) {
+	rows, err := e.query(ctx, `SELECT user_id, company_id, first_seen, last_seen, metadata, 0.0, 0.0, 0.0, CAST(NULL AS DOUBLE)
+		FROM users WHERE app_id = ? AND company_id = ? LIMIT `+strconv.Itoa(maxCompanyUsers+1), app, company)
+	if err != nil {
+		return nil, fmt.Errorf("company users: %w", err)
+	}
+	defer rows.Close()
+	out := []UserSummary{}
+	for rows.Next() {
+		_, u, err := scanUserSummary(rows)
+		if err != nil {
+			return nil, fmt.Errorf("company users: %w", err)
+		}
+		out = append(out, *u.(*UserSummary))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("company users: %w", err)
+	}
+	if len(out) > maxCompanyUsers {
+		return nil, nil
+	}
+	return out, nil
+}
