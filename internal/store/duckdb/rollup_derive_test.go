@@ -298,7 +298,7 @@ func TestDerivedRollups(t *testing.T) {
 	for _, tb := range []string{rollup.UserRouteDay, rollup.UserHistDay} {
 		var days, disordered int
 		if err := s.db.QueryRow(`SELECT count(DISTINCT day), count(*) FILTER (WHERE prev > user_id) FROM (
-			SELECT day, user_id, lag(user_id) OVER (PARTITION BY app_id, day ORDER BY rowid) AS prev FROM ` + tb + `)`).Scan(&days, &disordered); err != nil {
+			SELECT day, user_id, lag(user_id) OVER (PARTITION BY app_id, day ORDER BY rowid) AS prev FROM `+tb+`)`).Scan(&days, &disordered); err != nil {
 			t.Fatal(err)
 		}
 		if days == 0 || disordered > 0 {
