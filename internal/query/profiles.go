@@ -229,23 +229,15 @@ const maxCompanyUsers = 1000
 // (no restriction) when there are more than maxCompanyUsers. A company
 // without users gives an empty, non-nil list.
 func (e *Engine) companyUsers(ctx context.Context, app, company string) ([]any, error) {
-	rows, err := e.query(ctx, "SELECT user_id FROM users WHERE app_id = ? AND company_id = ? LIMIT "+strconv.Itoa(maxCompanyUsers+1), app, company)
-	if err != nil {
-		return nil, fmt.Errorf("company users: %w", err)
+	linked, err := e.linkedUsers(ctx, app, company) // profile_company.go
+	if err != nil || linked == nil {
+		return nil, err
 	}
-	defer rows.Close()
-	ids := []any{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("company users: %w", err)
-		}
-		ids = append(ids, id)
+	ids := make([]any, len(linked))
+	for i, u := range linked {
+		ids[i] = u.UserID
 	}
-	if len(ids) > maxCompanyUsers {
-		return nil, rows.Err()
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // countedPage runs pageOf and count, which counts the entities the list
