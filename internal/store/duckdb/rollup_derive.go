@@ -131,7 +131,7 @@ const histDays = `SELECT app_id, day, user_id, company_id, list(c << 8 | b) AS h
 		SELECT app_id, date_trunc('day', hour) AS day, user_id, company_id, h & 255 AS b, sum(h >> 8) AS c
 		FROM (SELECT app_id, hour, user_id, company_id, unnest(hist) AS h FROM ` + rollup.UserHistHour + ` WHERE hour >= ? AND hour < ?) u
 		GROUP BY ALL
-	) x GROUP BY ALL ORDER BY app_id, day, user_id` // see userOrder
+	) x GROUP BY ALL ORDER BY app_id, day, user_id` // see rollupOrder
 
 // ts binds a time as a TIMESTAMP: a bare time.Time binds as TIMESTAMPTZ,
 // whose comparison with a TIMESTAMP column goes through the session's

@@ -154,7 +154,7 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	upto := time.Unix(latest, 0).UTC().Add(-time.Hour).Truncate(day)
 	if upto.After(sealed.Time) {
 		for _, t := range rollupTables {
-			// In the order of their keys: for the users, see userOrder.
+			// In the order of their keys: for the users, see rollupOrder.
 			q := fmt.Sprintf(`INSERT INTO %s SELECT %s, %s, true FROM %s WHERE hour >= ? AND hour < ? GROUP BY ALL ORDER BY ALL`,
 				t.day, strings.Replace(t.keys, "hour", "date_trunc('day', hour)", 1), t.aggs, t.hour)
 			if _, err := conn.ExecContext(ctx, q, sealed.Time, upto); err != nil {
