@@ -208,9 +208,9 @@ func fillRoutes(where string) string {
 //     returning event. A scan skips the times and histogram lists of the
 //     vectors that hold no row of the route, and a funnel reads these
 //     lists for every row its step keeps: a 3-step funnel over 30 days
-//     went from 154-180 to 105-110 CPU-ms, while a company's profile,
-//     which keeps its users' rows of every route, went from 141-148 to
-//     151-155 (docs/performance.md).
+//     costs 0.63x the CPU it did in user order, a company's profile,
+//     which keeps its users' rows of every route, 1.07x
+//     (docs/performance.md).
 
 // idsSelect is the rows of rollup.RequestIDs of events, to be followed by
 // a WHERE.
