@@ -70,6 +70,11 @@ type fixture struct {
 var gatewayTypes = []string{"ACCESS_DENIED", "THROTTLED", "WAF_FILTERED", "MISSING_AUTHENTICATION_TOKEN", "QUOTA_EXCEEDED"}
 
 func newFixture(app string, n int, seed uint64) *fixture {
+	return newFixtureOver(app, n, seed, 3*24*time.Hour)
+}
+
+// newFixtureOver is newFixture with its events spread over span.
+func newFixtureOver(app string, n int, seed uint64, span time.Duration) *fixture {
 	r := rand.New(rand.NewPCG(seed, 7))
 	f := &fixture{app: app, start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), linked: map[string]string{}}
 	routes := []struct{ method, route string }{{"GET", "/orders"}, {"POST", "/orders"}, {"GET", "/orders/{id}"},
@@ -84,7 +89,6 @@ func newFixture(app string, n int, seed uint64) *fixture {
 				Metadata: []byte(fmt.Sprintf(`{"plan":"%s"}`, []string{"free", "pro"}[u%2])), Modified: f.start})
 		}
 	}
-	span := 3 * 24 * time.Hour
 	for i := 0; i < n; i++ {
 		at := f.start.Add(time.Duration(r.Int64N(int64(span/time.Millisecond))) * time.Millisecond)
 		rt := routes[r.IntN(len(routes))]

@@ -1,0 +1,116 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatescope/gatescope/internal/event"
+	"github.com/gatescope/gatescope/internal/query"
+)
+
+// TestKnownPercentilesOverWeeks checks the percentiles per company and per
+// user over ranges of two weeks, which the engine reads from many daily
+// and hourly rollup rows and raw events at the ends, against the events
+// in Go. Each day's events have a latency of their own (1 ms on the first
+// day, 51 on the second...), so a day read twice or not at all moves the
+// percentiles by more than the histograms' tolerance.
+func TestKnownPercentilesOverWeeks(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	f := newFixtureOver("app1", 12000, 11, 16*24*time.Hour) // Monday 2 March to 18 March
+	for i := range f.events {
+		if ev := &f.events[i]; ev.LatencyMs != event.Absent {
+			ev.LatencyMs = float64(1 + 50*int(ev.Time.Sub(f.start)/(24*time.Hour)))
+		}
+	}
+	load(t, s, f.app, f.events, f.links, 1500)
+	rolled, err := query.NewEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := query.NewEngine(s)
+	raw.NoRollups()
+	company := func(ev *event.Event) string {
+		if ev.CompanyID != "" {
+			return ev.CompanyID
+		}
+		return f.linked[ev.UserID]
+	}
+	ranges := []query.Range{
+		{From: f.start, To: f.start.Add(15*24*time.Hour + 20*time.Hour + 10*time.Minute)},
+		{From: f.start.Add(5*time.Hour + 30*time.Minute), To: f.start.Add(15*24*time.Hour + 3*time.Hour)},
+		{To: f.start.Add(9 * 24 * time.Hour)}, // unbounded start
+	}
+	companyField, _ := query.ParseField("company_id")
+	for ri, r := range ranges {
+		byCompany, byUser := map[string]*figures{}, map[string]*figures{}
+		for i := range f.events {
+			ev := &f.events[i]
+			if ev.Time.Before(r.From) || !ev.Time.Before(r.To) {
+				continue
+			}
+			for m, key := range map[*map[string]*figures]string{&byCompany: company(ev), &byUser: ev.UserID} {
+				if key == "" {
+					continue
+				}
+				if (*m)[key] == nil {
+					(*m)[key] = newFigures()
+				}
+				(*m)[key].add(ev, company(ev))
+			}
+		}
+		if len(byCompany) < 5 || len(byUser) < 20 {
+			t.Fatalf("range %d: only %d companies and %d users", ri, len(byCompany), len(byUser))
+		}
+		for ename, e := range map[string]*query.Engine{"rollups": rolled, "raw": raw} {
+			name := fmt.Sprintf("range %d/%s", ri, ename)
+			rows, err := e.Segmentation(ctx, query.SegSpec{AppID: f.app, Range: r, GroupBy: []query.Field{companyField},
+				Metrics: []query.Metric{query.Count, query.LatencyP50, query.LatencyP95, query.LatencyP99}, Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			for _, row := range rows {
+				v := row["company_id"]
+				if v == nil {
+					continue
+				}
+				key := fmt.Sprint(v)
+				want := byCompany[key]
+				if want == nil {
+					t.Errorf("%s: segmentation row for unknown company %q", name, key)
+					continue
+				}
+				seen++
+				for _, m := range []string{"count", "latency_p50", "latency_p95", "latency_p99"} {
+					if got, _ := row[m].(*float64); !close(m, got, want.metric(m)) {
+						t.Errorf("%s: company %q %s = %s, want %s", name, key, m, fmtv(got), fmtv(want.metric(m)))
+					}
+				}
+			}
+			if seen != len(byCompany) {
+				t.Errorf("%s: %d companies in the segmentation, want %d", name, seen, len(byCompany))
+			}
+			companies, _, err := e.Companies(ctx, query.ListSpec{AppID: f.app, Range: r, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range companies {
+				if want := byCompany[c.CompanyID]; want != nil && !close("latency_p95", c.LatencyP95, want.metric("latency_p95")) {
+					t.Errorf("%s: companies list %q p95 = %s, want %s", name, c.CompanyID, fmtv(c.LatencyP95), fmtv(want.metric("latency_p95")))
+				}
+			}
+			users, _, err := e.Users(ctx, query.ListSpec{AppID: f.app, Range: r, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				if want := byUser[u.UserID]; want != nil && !close("latency_p95", u.LatencyP95, want.metric("latency_p95")) {
+					t.Errorf("%s: users list %q p95 = %s, want %s", name, u.UserID, fmtv(u.LatencyP95), fmtv(want.metric("latency_p95")))
+				}
+			}
+		}
+	}
+}
