@@ -17,15 +17,10 @@ func TestNothingToCount(t *testing.T) {
 	s := openStore(t)
 	f := newFixture("app1", 3000, 5)
 	load(t, s, f.app, f.events, f.links, 1000)
-	rolled, err := query.NewEngine(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := query.NewEngine(s)
-	raw.NoRollups()
-	engines := map[string]*query.Engine{"rollups": rolled, "raw": raw}
+	engines := duckEngines(t, s)
 	for name, cs := range clickhouseStores(t) {
 		load(t, cs, f.app, f.events, f.links, 1000)
+		var err error
 		if engines[name], err = query.NewEngine(cs); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatescope/gatescope/internal/event"
+	"github.com/gatescope/gatescope/internal/query"
 	"github.com/gatescope/gatescope/internal/store"
 	"github.com/gatescope/gatescope/internal/store/duckdb"
 )
@@ -26,6 +27,22 @@ func openStore(t testing.TB) *duckdb.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// duckEngines are the engines over a DuckDB store: "rollups" reads its
+// rollups, "raw" its events only.
+func duckEngines(t testing.TB, s *duckdb.Store) map[string]*query.Engine {
+	t.Helper()
+	rolled, err := query.NewEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := query.NewEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.NoRollups()
+	return map[string]*query.Engine{"rollups": rolled, "raw": raw}
 }
 
 // load appends events in batches of n, flushing after each (on stores

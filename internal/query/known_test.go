@@ -29,16 +29,11 @@ func newKnownEnv(t *testing.T) *knownEnv {
 	other := newFixture("app2", 2000, 9)
 	load(t, s, f.app, f.events, f.links, 3000)
 	load(t, s, other.app, other.events, other.links, 2000)
-	rolled, err := query.NewEngine(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := query.NewEngine(s)
-	raw.NoRollups()
-	engines := map[string]*query.Engine{"rollups": rolled, "raw": raw}
+	engines := duckEngines(t, s)
 	for name, cs := range clickhouseStores(t) {
 		load(t, cs, f.app, f.events, f.links, 3000)
 		load(t, cs, other.app, other.events, other.links, 2000)
+		var err error
 		if engines[name], err = query.NewEngine(cs); err != nil {
 			t.Fatal(err)
 		}
