@@ -217,13 +217,10 @@ func (fig *companyFigures) rank(linked []UserSummary) ([]UserSummary, error) {
 		if t == nil {
 			continue
 		}
-		u.Stats = Stats{Requests: t.n, Errors4xx: t.e4, Errors5xx: t.e5}
-		u.setRate()
-		p95, err := quantilesOf(t.h, []int{95})
-		if err != nil {
+		var err error
+		if u.Stats, err = pairStats(t.n, t.e4, t.e5, t.h); err != nil {
 			return nil, err
 		}
-		u.LatencyP95 = bucketValue(p95[0])
 	}
 	slices.SortFunc(linked, func(a, b UserSummary) int {
 		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {

@@ -65,47 +65,46 @@ func (e *Engine) profileRoutes(ctx context.Context, q ProfileSpec, cond *Filter)
 // and p95, and the totals over all of them, whose p95 is read off every
 // route's histogram pairs.
 type routeTally struct {
-	routes []tallied
+	routes []RouteStats
 	total  Stats
 	all    []any
 }
 
-type tallied struct {
-	RouteStats
-	e4, e5 int64
-}
-
 // add takes one route's counts and histogram pairs (h is retained).
 func (t *routeTally) add(method, route *string, n, e4, e5 int64, h []any) error {
-	r := tallied{RouteStats{Method: method, Route: route, Requests: n}, e4, e5}
-	p95, err := quantilesOf(h, []int{95})
+	s, err := pairStats(n, e4, e5, h)
 	if err != nil {
 		return err
 	}
-	r.LatencyP95 = bucketValue(p95[0])
-	if n > 0 {
-		v := float64(e4+e5) / float64(n)
-		r.ErrorRate = &v
-	}
+	t.routes = append(t.routes, RouteStats{Method: method, Route: route, Requests: n, ErrorRate: s.ErrorRate, LatencyP95: s.LatencyP95})
 	t.total.Requests += n
 	t.total.Errors4xx += e4
 	t.total.Errors5xx += e5
 	t.all = append(t.all, h...)
-	t.routes = append(t.routes, r)
 	return nil
+}
+
+// pairStats are the figures of n requests, e4 and e5 of them errors,
+// whose latencies are the histogram pairs h.
+func pairStats(n, e4, e5 int64, h []any) (Stats, error) {
+	s := Stats{Requests: n, Errors4xx: e4, Errors5xx: e5}
+	s.setRate()
+	p95, err := quantilesOf(h, []int{95})
+	if err != nil {
+		return Stats{}, err
+	}
+	s.LatencyP95 = bucketValue(p95[0])
+	return s, nil
 }
 
 // result returns the busiest routes (ties by method then route, absent
 // values last) and the totals.
 func (t *routeTally) result() ([]RouteStats, Stats, error) {
-	total := t.total
-	total.setRate()
-	p95, err := quantilesOf(t.all, []int{95})
+	total, err := pairStats(t.total.Requests, t.total.Errors4xx, t.total.Errors5xx, t.all)
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	total.LatencyP95 = bucketValue(p95[0])
-	slices.SortFunc(t.routes, func(a, b tallied) int {
+	slices.SortFunc(t.routes, func(a, b RouteStats) int {
 		if c := cmp.Compare(b.Requests, a.Requests); c != 0 {
 			return c
 		}
@@ -114,11 +113,7 @@ func (t *routeTally) result() ([]RouteStats, Stats, error) {
 		}
 		return compareValues(ptrValue(a.Route), ptrValue(b.Route))
 	})
-	out := []RouteStats{}
-	for _, r := range t.routes[:min(len(t.routes), topRoutes)] {
-		out = append(out, r.RouteStats)
-	}
-	return out, total, nil
+	return append([]RouteStats{}, t.routes[:min(len(t.routes), topRoutes)]...), total, nil
 }
 
 // routesPiece is one piece of profileRoutes: (g0 method, g1 route, n, e4,
