@@ -233,16 +233,19 @@ func (p piece) timeCol() string {
 }
 
 // plan splits r into raw edges (the partial hours at its ends) and a
-// rollup middle, itself daily for the whole UTC days before sealed and
+// rollup middle, itself daily for the whole UTC days before m.sealed and
 // hourly around them, when rollups can answer (useRollup) and the buckets
-// align with hours (and, for days, with UTC days).
-func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollup bool, sealed time.Time) []piece {
+// align with hours (and, for days, with UTC days). The pieces start at
+// m's data start (fromData) when r starts before it.
+func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollup bool, m marks) []piece {
+	r = fromData(r, m.first) // derived.go
+	sealed := m.sealed
 	raw := []piece{{src: srcRaw, from: r.From, to: r.To}}
 	if !useRollup || rollupSrc == srcRaw {
 		return raw
 	}
 	if rollupSrc == srcUserRoute {
-		return planDays(r, iv, loc, sealed) // derived.go
+		return planDays(r, iv, loc, m) // derived.go
 	}
 	if iv != nil && (iv.D < time.Hour || !wholeHourZone(loc, r)) {
 		return raw
@@ -308,9 +311,8 @@ type aggSpec struct {
 	// textGroups converts group values to text (time series).
 	textGroups bool
 	pcts       []int
-	// sealed is where the daily rollups end (zero: none); done is where
-	// the hourly user histograms end (derived.go).
-	sealed, done time.Time
+	// marks: where the rollups end, and the app's span (derived.go).
+	marks
 }
 
 // additive partials, in this order.
@@ -410,7 +412,7 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	src := c.sourceFor(fam, fields)
 	var parts []string
 	var args []any
-	for _, p := range clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.sealed), s.done) { // derived.go
+	for _, p := range clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.marks), s.done) { // derived.go
 		x, err := c.piece(fam, s, p)
 		if err != nil {
 			return sqlExpr{}, nil, err

@@ -20,10 +20,12 @@ import (
 
 const userRouteGrain = 24 * time.Hour
 
-// planDays is plan for the user-route rollup: its whole sealed UTC days,
-// raw events around them, all raw when the buckets are finer than UTC
-// calendar days.
-func planDays(r Range, iv *Interval, loc *time.Location, sealed time.Time) []piece {
+// planDays is plan for the user-route rollup: its whole UTC days sealed
+// by m, raw events around them, all raw when the buckets are finer than
+// UTC calendar days.
+func planDays(r Range, iv *Interval, loc *time.Location, m marks) []piece {
+	r = fromData(r, m.first)
+	sealed := m.sealed
 	raw := []piece{{src: srcRaw, from: r.From, to: r.To}}
 	if iv != nil && !(iv.Calendar && loc == time.UTC) {
 		return raw
@@ -57,30 +59,64 @@ func histPairs(inner string, groupKeys []string) string {
 	return "SELECT " + keys + "h & 255 AS b, sum(h >> 8) AS n FROM (" + inner + ") x GROUP BY " + keys + "b"
 }
 
-// rollupMarks reads where the daily rollups end (sealed) and where the
-// hourly user histograms do (done); zero times when there are none.
-func (e *Engine) rollupMarks(ctx context.Context) (sealed, done time.Time, err error) {
+// marks are where the rollups stand for a query of one app: sealed, where
+// the daily rollups end; done, where the hourly user histograms do; first,
+// the app's earliest event loaded (rollup.AppSpan). Zero times when there
+// are none.
+type marks struct {
+	sealed, done, first time.Time
+}
+
+// rollupMarks reads the marks for app's queries: all zero without rollups.
+// They are read apart from the statements that use them, so a load may
+// come between: the pieces stay right as sealed and done only move on
+// (the raw events stay), and only the events of that load older than the
+// app's first can be missed, as if the query had come just before it.
+func (e *Engine) rollupMarks(ctx context.Context, app string) (marks, error) {
+	var m marks
 	if !e.rollups {
-		return
+		return m, nil
 	}
-	rows, err := e.st.Query(ctx, "SELECT sealed, done FROM "+rollup.State)
+	rows, err := e.st.Query(ctx, "SELECT s.sealed, s.done, a.first_time FROM "+rollup.State+
+		" s LEFT JOIN (SELECT first_time FROM "+rollup.AppSpan+" WHERE app_id = ?) a ON true", app)
 	if err != nil {
-		return sealed, done, fmt.Errorf("query: rollup state: %w", err)
+		return m, fmt.Errorf("query: rollup state: %w", err)
 	}
 	defer rows.Close()
-	var s, d *time.Time
+	var ts [3]*time.Time
 	if rows.Next() {
-		if err := rows.Scan(&s, &d); err != nil {
-			return sealed, done, fmt.Errorf("query: rollup state: %w", err)
+		if err := rows.Scan(&ts[0], &ts[1], &ts[2]); err != nil {
+			return m, fmt.Errorf("query: rollup state: %w", err)
 		}
 	}
-	if s != nil {
-		sealed = s.UTC()
+	for i, p := range []*time.Time{&m.sealed, &m.done, &m.first} {
+		if ts[i] != nil {
+			*p = ts[i].UTC()
+		}
 	}
-	if d != nil {
-		done = d.UTC()
+	return m, rows.Err()
+}
+
+// fromData starts r at the UTC day of first, the app's first event, or
+// else at its hour, when r starts earlier (or has no start), and r ends
+// after it. The pieces a plan would make before it read nothing, yet each
+// costs a statement its scan's set-up and its join to the users (3-10 ms
+// each, docs/performance.md), and a "last 30 days" starts before the data
+// for every app younger than that. r is unchanged when first is zero.
+func fromData(r Range, first time.Time) Range {
+	if first.IsZero() {
+		return r
 	}
-	return sealed, done, rows.Err()
+	for _, start := range []time.Time{first.Truncate(24 * time.Hour), first.Truncate(time.Hour)} {
+		if !r.From.IsZero() && !r.From.Before(start) {
+			continue
+		}
+		if r.To.IsZero() || start.Before(r.To) {
+			r.From = start
+		}
+		return r
+	}
+	return r
 }
 
 // clampDone makes raw the parts of hourly user-histogram pieces from done

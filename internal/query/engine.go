@@ -51,14 +51,14 @@ func (e *Engine) query(ctx context.Context, q string, args ...any) (*sql.Rows, e
 	return e.st.Query(ctx, q, args...)
 }
 
-// setSealed reads where the daily rollups end, and the derived ones,
-// into s.
+// setSealed reads the marks (where the rollups end, the app's span) into
+// s.
 func (e *Engine) setSealed(ctx context.Context, s *aggSpec) error {
 	if !e.rollups || !s.sealed.IsZero() {
 		return nil
 	}
 	var err error
-	s.sealed, s.done, err = e.rollupMarks(ctx) // derived.go
+	s.marks, err = e.rollupMarks(ctx, s.app) // derived.go
 	return err
 }
 

@@ -142,7 +142,7 @@ func (e *Engine) eventsIn(ctx context.Context, app string, r Range, f *Filter, a
 	return e.scanEvents(ctx, q, append(append(sel.args, app, lo, hi), ids...))
 }
 
-// latestData is the end of the app's latest hour of data (from the
+// latestData is the end of the hour of the app's latest event (from the
 // rollups), or the zero time when unknown.
 func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) {
 	if e.onClickHouse() { // dialect_clickhouse_events.go
@@ -151,7 +151,7 @@ func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) 
 	if !e.rollups {
 		return time.Time{}, nil
 	}
-	rows, err := e.query(ctx, "SELECT max(hour) FROM "+rollup.TrafficHour+" WHERE app_id = ?", app)
+	rows, err := e.query(ctx, "SELECT last_time FROM "+rollup.AppSpan+" WHERE app_id = ?", app)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("latest data: %w", err)
 	}
@@ -165,7 +165,7 @@ func (e *Engine) latestData(ctx context.Context, app string) (time.Time, error) 
 	if t == nil {
 		return time.Time{}, rows.Err()
 	}
-	return t.UTC().Add(time.Hour), rows.Err()
+	return t.UTC().Truncate(time.Hour).Add(time.Hour), rows.Err()
 }
 
 func (e *Engine) scanEvents(ctx context.Context, q string, args []any) ([]Event, error) {
@@ -220,12 +220,13 @@ func (e *Engine) Event(ctx context.Context, app, requestID string, at time.Time)
 // read, then the rollup names the earlier hours holding an id of the same
 // hash (one, or rarely a few), newest first, and only those are read.
 func (e *Engine) eventByHash(ctx context.Context, q string, args []any, app, requestID string) (Event, error) {
-	done, _, err := e.rollupMarks(ctx)
+	m, err := e.rollupMarks(ctx, app)
 	if err != nil {
 		return Event{}, err
 	}
-	// From done on (everything when it is zero), the events themselves.
-	evs, err := e.scanEvents(ctx, q+" AND e.time >= ? LIMIT 1", append(args[:len(args):len(args)], done))
+	sealed := m.sealed
+	// From sealed on (everything when it is zero), the events themselves.
+	evs, err := e.scanEvents(ctx, q+" AND e.time >= ? LIMIT 1", append(args[:len(args):len(args)], sealed))
 	if err != nil {
 		return Event{}, err
 	}
@@ -233,7 +234,7 @@ func (e *Engine) eventByHash(ctx context.Context, q string, args []any, app, req
 		return evs[0], nil
 	}
 	notFound := fmt.Errorf("event %q: %w", requestID, store.ErrNotFound)
-	if done.IsZero() {
+	if sealed.IsZero() {
 		return Event{}, notFound
 	}
 	rows, err := e.query(ctx, "SELECT DISTINCT hour FROM "+rollup.RequestIDs+" WHERE app_id = ? AND h = "+rollup.RequestIDHashSQL("?")+

@@ -32,11 +32,11 @@ func (e *Engine) funnelOnRollups(ctx context.Context, q FunnelSpec) (string, []a
 			return "", nil, false, nil
 		}
 	}
-	sealed, _, err := e.rollupMarks(ctx)
+	m, err := e.rollupMarks(ctx, q.AppID)
 	if err != nil {
 		return "", nil, false, err
 	}
-	pieces := planDays(q.Range, nil, time.UTC, sealed)
+	pieces := planDays(q.Range, nil, time.UTC, m)
 	if len(pieces) == 1 {
 		return "", nil, false, nil // all raw: funnelOnEvents is as good
 	}

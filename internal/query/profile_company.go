@@ -110,7 +110,7 @@ func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *company
 	if err := e.setSealed(ctx, &s); err != nil {
 		return err
 	}
-	stmt, args := e.companyStatement(q, s.sealed)
+	stmt, args := e.companyStatement(q, s.marks)
 	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("company profile: %w", err)
@@ -120,9 +120,9 @@ func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *company
 }
 
 // companyStatement is the statement of q's company figures, with the
-// rollups sealed up to sealed: per group (GROUPING(u), GROUPING(d), method,
+// rollups where m says: per group (GROUPING(u), GROUPING(d), method,
 // route, user, day) the requests, 4xx, 5xx and histogram pairs.
-func (e *Engine) companyStatement(q ProfileSpec, sealed time.Time) (string, []any) {
+func (e *Engine) companyStatement(q ProfileSpec, m marks) (string, []any) {
 	// The linked users come first, as a CTE, which each piece joins (a
 	// handful of rows). Reading the rows logged with the company apart
 	// from the linked users' other rows, each with a condition the scan
@@ -130,7 +130,7 @@ func (e *Engine) companyStatement(q ProfileSpec, sealed time.Time) (string, []an
 	// instead of one.
 	args := []any{q.AppID, q.ID}
 	var pieces []string
-	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, sealed) {
+	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, m) {
 		a, day := "r", "r.day"
 		if p.src == srcRaw {
 			a, day = "e", "date_trunc('day', e.time)"

@@ -28,7 +28,7 @@ func (e *Engine) profileRoutes(ctx context.Context, q ProfileSpec, cond *Filter)
 	c := e.c.forApp(q.AppID)
 	var parts []string
 	var args []any
-	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, s.sealed) {
+	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, s.marks) {
 		x, err := routesPiece(c, q.AppID, p, cond)
 		if err != nil {
 			return nil, Stats{}, err

@@ -68,16 +68,16 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 	if len(starts) > MaxCohorts {
 		return nil, badQuery("%d %ss is over %d cohorts", len(starts), q.Period, MaxCohorts)
 	}
-	sealed, done, err := e.rollupMarks(ctx)
+	m, err := e.rollupMarks(ctx, q.AppID)
 	if err != nil {
 		return nil, err
 	}
 	// first: each user's first First event before To.
-	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min", sealed, done)
+	first, err := e.userTimes(q.AppID, Range{To: q.Range.To}, q.First, nil, q.Loc, "min", m)
 	if err != nil {
 		return nil, err
 	}
-	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max", sealed, done)
+	ret, err := e.userTimes(q.AppID, Range{From: bucketStart(q.Range.From, iv, q.Loc), To: q.Range.To}, q.Returning, &iv, q.Loc, "max", m)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (e *Engine) Retention(ctx context.Context, q RetentionSpec) (*Retention, er
 // userTimes compiles, per identified user matching f in r, the earliest
 // (agg "min") or per bucket of iv the latest ("max") event time, as
 // (uid, t) or (uid, p, t) rows, from the user rollup where it can answer.
-func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string, sealed, done time.Time) (sqlExpr, error) {
+func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *time.Location, agg string, m marks) (sqlExpr, error) {
 	fields := f.fields(nil)
 	src := srcRaw
 	if e.rollups {
@@ -183,7 +183,7 @@ func (e *Engine) userTimes(app string, r Range, f *Filter, iv *Interval, loc *ti
 	}
 	var parts []string
 	var args []any
-	for _, p := range clampDone(plan(r, iv, loc, src, e.rollups, sealed), done) {
+	for _, p := range clampDone(plan(r, iv, loc, src, e.rollups, m), m.done) {
 		alias, timeCol, tcol := "e", p.timeCol(), "e.time"
 		table := "events e"
 		if p.src == srcUser || p.src == srcUserRoute {

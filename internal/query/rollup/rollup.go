@@ -142,6 +142,12 @@ const (
 	// RequestIDHashSQL of its request id, so that a lookup by id scans one
 	// narrow column and then reads only the hours whose h matches.
 	RequestIDs = "rollup_request_ids"
+	// AppSpan has one row per app with loaded events: first_time and
+	// last_time, the earliest and the latest event's time, kept in the
+	// load's transaction (late events move first_time back). A query
+	// skips the pieces of its range before an app's first event, which
+	// would read nothing at a cost each.
+	AppSpan = "rollup_app_span"
 	// State has one row: version, sealed, done.
 	State = "rollup_state"
 )

@@ -116,6 +116,9 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	if err != nil {
 		return fmt.Errorf("append rollups: %w", err)
 	}
+	if err := r.widenSpans(ctx, conn); err != nil {
+		return err
+	}
 	list := make([]time.Time, 0, len(hours))
 	days := map[time.Time]bool{}
 	touched := make([]int64, 0, len(hours))
@@ -166,6 +169,33 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, upto); err != nil {
 			return fmt.Errorf("rollup state: %w", err)
+		}
+	}
+	return nil
+}
+
+// widenSpans moves each app's span (rollup.AppSpan) out to the load's
+// earliest and latest events: a few rows, one per app of the load.
+func (r *rollups) widenSpans(ctx context.Context, conn *sql.Conn) error {
+	spans := map[string]*userAgg{}
+	for k, a := range r.users {
+		sp := spans[k.app]
+		if sp == nil {
+			spans[k.app] = &userAgg{first: a.first, last: a.last}
+			continue
+		}
+		if a.first.Before(sp.first) {
+			sp.first = a.first
+		}
+		if a.last.After(sp.last) {
+			sp.last = a.last
+		}
+	}
+	for app, sp := range spans {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO `+rollup.AppSpan+` VALUES (?, ?, ?)
+			ON CONFLICT (app_id) DO UPDATE SET first_time = least(first_time, excluded.first_time),
+				last_time = greatest(last_time, excluded.last_time)`, app, sp.first, sp.last); err != nil {
+			return fmt.Errorf("app span: %w", err)
 		}
 	}
 	return nil

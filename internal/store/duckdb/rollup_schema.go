@@ -12,7 +12,7 @@ import (
 // so that a database created before rollups (or before version 2 of them)
 // existed answers the same (the next load seals its days into the daily
 // ones). The fill runs in one transaction with the marker that says it
-// ran.
+// ran; the app spans, added later, are filled while their table is empty.
 var rollupSchema = []string{
 	`CREATE TABLE IF NOT EXISTS ` + rollup.TrafficHour + ` (
 		app_id VARCHAR NOT NULL,
@@ -124,6 +124,11 @@ var rollupSchema = []string{
 		hour TIMESTAMP NOT NULL,
 		h UINTEGER NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.AppSpan + ` (
+		app_id VARCHAR PRIMARY KEY,
+		first_time TIMESTAMP NOT NULL,
+		last_time TIMESTAMP NOT NULL
+	)`,
 	// sealed is the end of the days the day tables hold (rollup_flush.go).
 	`CREATE TABLE IF NOT EXISTS rollup_state (version INTEGER NOT NULL, sealed TIMESTAMP)`,
 	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS done TIMESTAMP`,
@@ -151,6 +156,8 @@ var rollupSchema = []string{
 	INSERT INTO ` + rollup.UserRouteDay + ` BY NAME ` + fillRoutes(beforeV2+" AND time < "+sealedDay) + `;
 	DELETE FROM ` + rollup.RequestIDs + ` WHERE ` + newEngine + `;
 	INSERT INTO ` + rollup.RequestIDs + ` ` + idsSelect + ` WHERE (` + beforeV2 + ` OR ` + newEngine + `) AND time < ` + sealedDay + `;
+	INSERT INTO ` + rollup.AppSpan + ` SELECT app_id, min(time), max(time) FROM events
+		WHERE NOT EXISTS (SELECT 1 FROM ` + rollup.AppSpan + `) GROUP BY app_id;
 	INSERT INTO rollup_state (version, sealed) SELECT 1, NULL WHERE NOT EXISTS (SELECT 1 FROM rollup_state);
 	UPDATE rollup_state SET version = 2, done = ` + doneHour + ` WHERE version < 2;
 	UPDATE rollup_state SET ids_engine = version();

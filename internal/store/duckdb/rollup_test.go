@@ -49,6 +49,7 @@ func rollupSnapshot(t *testing.T, s *Store) map[string][]string {
 			sum(n), sum(lat_sum), sum(lat_n), sum(bytes_sum), sum(bytes_n) FROM ` + rollup.TrafficHour + ` GROUP BY ALL ORDER BY ALL`},
 		{rollup.UserHour, `SELECT app_id, hour, user_id, company_id, sum(n), sum(n_4xx), sum(n_5xx), sum(n_rejected),
 			sum(lat_sum), sum(lat_n), sum(bytes_sum), sum(bytes_n), min(first_time), max(last_time) FROM ` + rollup.UserHour + ` GROUP BY ALL ORDER BY ALL`},
+		{rollup.AppSpan, `SELECT app_id, first_time, last_time FROM ` + rollup.AppSpan + ` ORDER BY ALL`},
 	} {
 		rows, err := s.db.Query(q.sql)
 		if err != nil {
@@ -85,6 +86,15 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 	defer s.Close()
 	at := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
 	n := 0
+	var first, last time.Time // of the events, for the app's span
+	seen := func(t0 time.Time) {
+		if first.IsZero() || t0.Before(first) {
+			first = t0
+		}
+		if t0.After(last) {
+			last = t0
+		}
+	}
 	for load := 0; load < 4; load++ {
 		var evs []event.Event
 		for range 15000 {
@@ -93,7 +103,11 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 			if n%50 == 0 {
 				t0 = t0.Add(-5 * time.Hour)
 			}
+			if load == 3 && n%15000 == 7 {
+				t0 = at.Add(-30 * time.Hour) // earlier than all before it
+			}
 			evs = append(evs, rollupEvent(n, t0))
+			seen(evs[len(evs)-1].Time)
 			n++
 		}
 		if _, err := s.Append(ctx, &store.Batch{AppID: "app1", Events: evs}); err != nil {
@@ -108,7 +122,9 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 	for _, shift := range []time.Duration{50 * time.Hour, 0} {
 		var evs []event.Event
 		for range 3000 {
-			evs = append(evs, rollupEvent(n, at.Add(shift+time.Duration(n%100_000)*time.Millisecond)))
+			t0 := at.Add(shift + time.Duration(n%100_000)*time.Millisecond)
+			evs = append(evs, rollupEvent(n, t0))
+			seen(evs[len(evs)-1].Time)
 			n++
 		}
 		if _, err := s.Append(ctx, &store.Batch{AppID: "app1", Events: evs}); err != nil {
@@ -161,7 +177,11 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 		t.Errorf("no compaction happened (%d delta rows); the test does not cover it", deltas)
 	}
 	loaded := rollupSnapshot(t, s)
+	if want := fmt.Sprint("app1", first, last); len(loaded[rollup.AppSpan]) != 1 || loaded[rollup.AppSpan][0] != want {
+		t.Fatalf("app span %v, want %s", loaded[rollup.AppSpan], want)
+	}
 	if _, err := s.db.Exec(`DELETE FROM ` + rollup.TrafficHour + `; DELETE FROM ` + rollup.UserHour + `; DELETE FROM rollup_state;
+		DELETE FROM ` + rollup.AppSpan + `;
 		DELETE FROM ` + rollup.TrafficDay + `; DELETE FROM ` + rollup.UserDay); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +190,7 @@ func TestRollupBackfillMatchesLoader(t *testing.T) {
 	}
 	filled := rollupSnapshot(t, s)
 	for table := range loaded {
-		if len(loaded[table]) < 10 {
+		if len(loaded[table]) < 10 && table != rollup.AppSpan {
 			t.Fatalf("%s has %d keys", table, len(loaded[table]))
 		}
 		if !reflect.DeepEqual(loaded[table], filled[table]) {
