@@ -135,11 +135,14 @@ func (e *Engine) eventsIn(ctx context.Context, app string, r Range, f *Filter, a
 	if len(ids) == 0 {
 		return []Event{}, nil
 	}
+	// The page's rows are read first, then joined to their users: joined
+	// in the scan, the statement cost about a third more.
 	sel := eventSelect(e.c.d)
-	q := "SELECT " + sel.text + ` FROM events e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id
-		WHERE e.app_id = ? AND e.time >= ? AND e.time <= ? AND e.request_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") +
-		`) ORDER BY e.time DESC, e.request_id DESC`
-	return e.scanEvents(ctx, q, append(append(sel.args, app, lo, hi), ids...))
+	q := `WITH p AS MATERIALIZED (SELECT * FROM events e
+		WHERE e.app_id = ? AND e.time >= ? AND e.time <= ? AND e.request_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `))
+		SELECT ` + sel.text + ` FROM p e LEFT JOIN users u ON u.app_id = e.app_id AND u.user_id = e.user_id
+		ORDER BY e.time DESC, e.request_id DESC`
+	return e.scanEvents(ctx, q, append(append([]any{app, lo, hi}, ids...), sel.args...))
 }
 
 // latestData is the end of the hour of the app's latest event (from the
