@@ -20,9 +20,9 @@ import (
 // by a user linked to it) for the routes, totals and series, and every
 // event of a linked user, whichever company it logged, for the users'
 // figures. One statement selects the union of the two, and Go sums its
-// rows by route, by day and by user: it costs less than the routes
-// statement alone did, where the series and the users list apart scanned
-// their rollups again for as much again (docs/performance.md).
+// rows by route, by day and by user. Asked apart, the series and the
+// users list scanned their rollups again, for as much again as the
+// routes (docs/performance.md).
 
 // duckCompanyProfile is CompanyProfile on DuckDB.
 func (e *Engine) duckCompanyProfile(ctx context.Context, q ProfileSpec) (*Profile, error) {

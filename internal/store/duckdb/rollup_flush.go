@@ -177,11 +177,12 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 // widenSpans moves each app's span (rollup.AppSpan) out to the load's
 // earliest and latest events: a few rows, one per app of the load.
 func (r *rollups) widenSpans(ctx context.Context, conn *sql.Conn) error {
-	spans := map[string]*userAgg{}
+	type span struct{ first, last time.Time }
+	spans := map[string]*span{}
 	for k, a := range r.users {
 		sp := spans[k.app]
 		if sp == nil {
-			spans[k.app] = &userAgg{first: a.first, last: a.last}
+			spans[k.app] = &span{a.first, a.last}
 			continue
 		}
 		if a.first.Before(sp.first) {
