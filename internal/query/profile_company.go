@@ -99,17 +99,6 @@ type companyFigures struct {
 	days   map[time.Time]int64
 }
 
-// tally sums rows' requests, 4xx, 5xx and histogram pairs.
-type tally struct {
-	n, e4, e5 int64
-	h         []any
-}
-
-func (t *tally) add(n, e4, e5 int64, h []any) {
-	t.n, t.e4, t.e5 = t.n+n, t.e4+e4, t.e5+e5
-	t.h = append(t.h, h...)
-}
-
 // companyFigures runs the company statement of q into fig.
 func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *companyFigures) error {
 	s := aggSpec{app: q.AppID, r: q.Range}
@@ -256,7 +245,7 @@ func (fig *companyFigures) rank(linked []UserSummary) ([]UserSummary, error) {
 			continue
 		}
 		var err error
-		if u.Stats, err = pairStats(t.n, t.e4, t.e5, t.h); err != nil {
+		if u.Stats, err = t.stats(); err != nil {
 			return nil, err
 		}
 	}

@@ -66,8 +66,7 @@ func (e *Engine) profileRoutes(ctx context.Context, q ProfileSpec, cond *Filter)
 // route's histogram pairs.
 type routeTally struct {
 	routes []RouteStats
-	total  Stats
-	all    []any
+	sum    tally
 }
 
 // add takes one route's counts and histogram pairs (h is retained).
@@ -77,12 +76,23 @@ func (t *routeTally) add(method, route *string, n, e4, e5 int64, h []any) error 
 		return err
 	}
 	t.routes = append(t.routes, RouteStats{Method: method, Route: route, Requests: n, ErrorRate: s.ErrorRate, LatencyP95: s.LatencyP95})
-	t.total.Requests += n
-	t.total.Errors4xx += e4
-	t.total.Errors5xx += e5
-	t.all = append(t.all, h...)
+	t.sum.add(n, e4, e5, h)
 	return nil
 }
+
+// tally sums rows' requests, 4xx, 5xx and histogram pairs.
+type tally struct {
+	n, e4, e5 int64
+	h         []any
+}
+
+func (t *tally) add(n, e4, e5 int64, h []any) {
+	t.n, t.e4, t.e5 = t.n+n, t.e4+e4, t.e5+e5
+	t.h = append(t.h, h...)
+}
+
+// stats are the tally's figures (pairStats).
+func (t *tally) stats() (Stats, error) { return pairStats(t.n, t.e4, t.e5, t.h) }
 
 // pairStats are the figures of n requests, e4 and e5 of them errors,
 // whose latencies are the histogram pairs h.
@@ -100,7 +110,7 @@ func pairStats(n, e4, e5 int64, h []any) (Stats, error) {
 // result returns the busiest routes (ties by method then route, absent
 // values last) and the totals.
 func (t *routeTally) result() ([]RouteStats, Stats, error) {
-	total, err := pairStats(t.total.Requests, t.total.Errors4xx, t.total.Errors5xx, t.all)
+	total, err := t.sum.stats()
 	if err != nil {
 		return nil, Stats{}, err
 	}
