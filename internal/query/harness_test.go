@@ -124,6 +124,10 @@ func newFixtureOver(app string, n int, seed uint64, span time.Duration) *fixture
 			if u%3 == 2 || u%6 == 4 && i%2 == 0 {
 				ev.CompanyID = fmt.Sprintf("logged-%d", u%5)
 			}
+			// Others log the company they are linked to on every third.
+			if u%6 == 1 && i%3 == 0 {
+				ev.CompanyID = f.linked[ev.UserID]
+			}
 		}
 		recommended := r.IntN(2) == 0
 		if recommended {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatescope/gatescope/internal/query/rollup"
 	"github.com/gatescope/gatescope/internal/store"
 )
 
@@ -46,15 +47,18 @@ func (e *Engine) duckCompanyProfile(ctx context.Context, q ProfileSpec) (*Profil
 			}
 			return err
 		},
-		func(ctx context.Context) error { return e.companyFigures(ctx, q, &fig) },
 		func(ctx context.Context) error {
+			// The statement names the linked users, which keeps its scans
+			// of the company rollup to the rows it needs (companyDays).
 			var err error
-			p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
-			return err
+			if linked, err = e.linkedUsers(ctx, q.AppID, q.ID); err != nil {
+				return err
+			}
+			return e.companyFigures(ctx, q, linked, &fig)
 		},
 		func(ctx context.Context) error {
 			var err error
-			linked, err = e.linkedUsers(ctx, q.AppID, q.ID)
+			p.RecentEvents, _, err = e.Events(ctx, q.AppID, q.Range, cond, Page{Limit: 20})
 			return err
 		},
 	}
@@ -99,13 +103,21 @@ type companyFigures struct {
 	days   map[time.Time]int64
 }
 
-// companyFigures runs the company statement of q into fig.
-func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *companyFigures) error {
+// companyFigures runs the company statement of q into fig, given the
+// company's linked users (nil: too many to name).
+func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, linked []UserSummary, fig *companyFigures) error {
 	s := aggSpec{app: q.AppID, r: q.Range}
 	if err := e.setSealed(ctx, &s); err != nil {
 		return err
 	}
-	stmt, args := e.companyStatement(q, s.marks)
+	var ids []string
+	if linked != nil {
+		ids = make([]string, len(linked))
+		for i, u := range linked {
+			ids[i] = u.UserID
+		}
+	}
+	stmt, args := e.companyStatement(q, s.marks, ids)
 	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("company profile: %w", err)
@@ -121,15 +133,24 @@ func (e *Engine) companyFigures(ctx context.Context, q ProfileSpec, fig *company
 // one of 15 users over 27 days), so Go sums them by route, day and user
 // (read): DuckDB's grouping sets over them made the statement about a
 // sixth slower.
-func (e *Engine) companyStatement(q ProfileSpec, m marks) (string, []any) {
-	// The linked users come first, as a CTE, which each piece joins (a
-	// handful of rows). Reading the rows logged with the company apart
-	// from the linked users' other rows, each with a condition the scan
-	// could apply first, was slower: two scans of the table's strings
-	// instead of one.
+//
+// linked are the company's users (nil: too many to name). Named, they let
+// the sealed days come from the company-ordered rollup (companyDays).
+func (e *Engine) companyStatement(q ProfileSpec, m marks, linked []string) (string, []any) {
+	// The linked users come first, as a CTE, which the pieces of raw
+	// events join (a handful of rows). Reading the rows logged with the
+	// company apart from the linked users' other rows, each with a
+	// condition the scan could apply first, was slower there, and in
+	// UserRouteDay: two scans of the table's strings instead of one.
 	args := []any{q.AppID, q.ID}
 	var pieces []string
 	for _, p := range plan(q.Range, nil, time.UTC, srcUserRoute, e.rollups, m) {
+		if p.src != srcRaw && linked != nil {
+			var sql string
+			sql, args = companyDays(p, q, linked, args)
+			pieces = append(pieces, sql)
+			continue
+		}
 		a, day := "r", "r.day"
 		if p.src == srcRaw {
 			a, day = "e", "date_trunc('day', e.time)"
@@ -157,6 +178,48 @@ func (e *Engine) companyStatement(q ProfileSpec, m marks) (string, []any) {
 		SELECT d, u, g0, g1, inco, linked, CAST(n AS BIGINT), CAST(e4 AS BIGINT), CAST(e5 AS BIGINT), h
 		FROM (` + strings.Join(pieces, "\nUNION ALL\n") + `) x`
 	return stmt, args
+}
+
+// companyDays appends to args and returns the SQL of the day piece p of
+// q's company statement from rollup.CompanyRouteDay, given the named
+// linked users: the company's rows, and the linked users' other rows.
+// Each is a scan whose filter DuckDB applies to one column before it reads
+// the others, and the company's rows are a few adjacent vectors of the
+// table. In UserRouteDay, in route order, one scan with "the company's or
+// a linked user's" kept about 1 700 of 680 000 rows, all of whose columns
+// it read first (docs/performance.md). The users are a list, not IN:
+// DuckDB makes an IN of more than a few values a join, which it applies
+// after the scan.
+func companyDays(p piece, q ProfileSpec, linked []string, args []any) (string, []any) {
+	users := func() string {
+		for _, v := range linked {
+			args = append(args, v)
+		}
+		return "[" + strings.TrimSuffix(strings.Repeat("?, ", len(linked)), ", ") + "]"
+	}
+	scan := func(inco, isLinked, cond string) string {
+		args = append(args, q.AppID, p.to)
+		where := "r.app_id = ? AND r.day < ?"
+		if !p.from.IsZero() {
+			where += " AND r.day >= ?"
+			args = append(args, p.from)
+		}
+		return `SELECT r.day AS d, r.user_id AS u, r.method AS g0, r.route AS g1, ` + inco + ` AS inco, ` + isLinked + ` AS linked,
+			r.n AS n, r.n_4xx AS e4, r.n_5xx AS e5, r.hist AS h FROM ` + rollup.CompanyRouteDay + ` r WHERE ` + where + ` AND ` + cond
+	}
+	if len(linked) == 0 {
+		sql := scan("true", "false", "r.company_id = ?")
+		return sql, append(args, q.ID)
+	}
+	// The appends to args follow the placeholders' order: the select
+	// list's, scan's own, then the condition's.
+	isLinked := "coalesce(list_contains(" + users() + ", r.user_id), false)"
+	own := scan("true", isLinked, "r.company_id = ?")
+	args = append(args, q.ID)
+	other := scan("r.company_id IS NULL", "true", "r.company_id IS DISTINCT FROM ? AND list_contains(")
+	args = append(args, q.ID)
+	other += users() + ", r.user_id)"
+	return own + "\nUNION ALL\n" + other, args
 }
 
 // read sums the company statement's rows: the rows attributed to the

@@ -138,6 +138,15 @@ const (
 	// (in no order): funnels need each event's time, and per user and
 	// route a day's times are few and compress well.
 	UserRouteDay = "rollup_user_route_day"
+	// CompanyRouteDay holds UserRouteDay's rows (its keys, n, n_4xx, n_5xx
+	// and hist), kept in the same transactions, in company order: app_id,
+	// company_id (NULL last), user_id, day, route, method. UserRouteDay is
+	// in route order for funnels, which spreads a company's rows over the
+	// whole table; here they are a few adjacent vectors, which a scan
+	// keeping one company (or the NULL company and a few users) reads
+	// alone. Rows written since the table was last sorted follow in load
+	// order until it is sorted again (the store's rollup_cluster.go).
+	CompanyRouteDay = "rollup_company_route_day"
 	// RequestIDs has one row per event: app_id, hour (UTC) and h, the
 	// RequestIDHashSQL of its request id, so that a lookup by id scans one
 	// narrow column and then reads only the hours whose h matches.

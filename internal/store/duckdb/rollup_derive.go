@@ -98,8 +98,9 @@ func deriveHours(ctx context.Context, conn *sql.Conn, r hourRange) error {
 }
 
 // deriveDays builds the rows of the days [from, to) of UserHistDay (from
-// their hours), UserRouteDay and RequestIDs (from their events),
-// replacing those they have when again.
+// their hours), UserRouteDay and RequestIDs (from their events), and
+// CompanyRouteDay (from UserRouteDay's), replacing those they have when
+// again.
 func deriveDays(ctx context.Context, conn *sql.Conn, from, to time.Time, again bool) error {
 	type stmt struct {
 		q    string
@@ -122,7 +123,7 @@ func deriveDays(ctx context.Context, conn *sql.Conn, from, to time.Time, again b
 			return fmt.Errorf("derive rollups: %w", err)
 		}
 	}
-	return nil
+	return mirrorCompanyDays(ctx, conn, from, to, again) // rollup_cluster.go
 }
 
 // histDays is UserHistDay's rows from UserHistHour's in [?, ?): the

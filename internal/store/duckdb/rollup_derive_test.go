@@ -291,6 +291,7 @@ func TestDerivedRollups(t *testing.T) {
 			}
 			compareFigures(t, stage+" "+h.name, h.stored(t, s), want)
 		}
+		checkCompanyRoutes(t, s, stage, all, sealed)
 	}
 	check("loader")
 	// rollupOrder: each day's derived rows are stored in its order (late
@@ -314,6 +315,7 @@ func TestDerivedRollups(t *testing.T) {
 
 	// The one-time fill, as for a database of version 1.
 	if _, err := s.db.Exec(`DELETE FROM ` + rollup.UserRouteDay + `; DELETE FROM ` + rollup.RequestIDs + `;
+		DELETE FROM ` + rollup.CompanyRouteDay + `;
 		DELETE FROM ` + rollup.UserHistHour + `; DELETE FROM ` + rollup.UserHistDay + `;
 		UPDATE rollup_state SET version = 1, done = NULL`); err != nil {
 		t.Fatal(err)

@@ -171,7 +171,7 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("rollup state: %w", err)
 		}
 	}
-	return nil
+	return sortCompanyDays(ctx, conn) // rollup_cluster.go
 }
 
 // widenSpans moves each app's span (rollup.AppSpan) out to the load's

@@ -119,6 +119,18 @@ var rollupSchema = []string{
 		hist BIGINT[] NOT NULL,
 		times TIMESTAMP[] NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.CompanyRouteDay + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		company_id VARCHAR,
+		user_id VARCHAR,
+		method VARCHAR,
+		route VARCHAR,
+		n BIGINT NOT NULL,
+		n_4xx BIGINT NOT NULL,
+		n_5xx BIGINT NOT NULL,
+		hist BIGINT[] NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS ` + rollup.RequestIDs + ` (
 		app_id VARCHAR NOT NULL,
 		hour TIMESTAMP NOT NULL,
@@ -135,6 +147,9 @@ var rollupSchema = []string{
 	// ids_engine is the DuckDB version that hashed RequestIDs: hash() may
 	// change between versions, and then the table is built again.
 	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS ids_engine VARCHAR`,
+	// unsorted counts the rows written to CompanyRouteDay since it was
+	// last sorted (rollup_cluster.go).
+	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS unsorted BIGINT`,
 	// The one-time fill stays the last statement (a test replays it).
 	`BEGIN TRANSACTION;
 	INSERT INTO ` + rollup.TrafficHour + `
@@ -154,6 +169,7 @@ var rollupSchema = []string{
 	INSERT INTO ` + rollup.UserHistHour + ` BY NAME ` + fillUserHist(userHourKeys, beforeV2+" AND time < "+doneHour) + `;
 	INSERT INTO ` + rollup.UserHistDay + ` BY NAME ` + fillUserHist(userDayKeys, beforeV2+" AND time < "+sealedDay) + `;
 	INSERT INTO ` + rollup.UserRouteDay + ` BY NAME ` + fillRoutes(beforeV2+" AND time < "+sealedDay) + `;
+	INSERT INTO ` + rollup.CompanyRouteDay + ` ` + companyRows + ` WHERE NOT EXISTS (SELECT 1 FROM ` + rollup.CompanyRouteDay + `) ` + companyOrder + `;
 	DELETE FROM ` + rollup.RequestIDs + ` WHERE ` + newEngine + `;
 	INSERT INTO ` + rollup.RequestIDs + ` ` + idsSelect + ` WHERE (` + beforeV2 + ` OR ` + newEngine + `) AND time < ` + sealedDay + `;
 	INSERT INTO ` + rollup.AppSpan + ` SELECT app_id, min(time), max(time) FROM events
