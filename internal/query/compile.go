@@ -553,10 +553,20 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	needUser = needUser || nu
 	where = append(where, "("+fx.text+")")
 	wArgs = append(wArgs, fx.args...)
+	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram
+	var vals []any
+	if pairs {
+		vals = s.pairIndex(groupExprs) // quantiles.go
+	}
 	if s.only != nil {
-		x := onlyCond(groupExprs, s.only)
-		where = append(where, x.text)
-		wArgs = append(wArgs, x.args...)
+		// Joined to the companies' indexes (vals), the rows are already
+		// theirs: the IN list as well, which DuckDB makes a second join,
+		// cost the companies list's percentiles a fifth more.
+		if vals == nil {
+			x := onlyCond(groupExprs, s.only)
+			where = append(where, x.text)
+			wArgs = append(wArgs, x.args...)
+		}
 		// Groups by company restricted to some companies: the same
 		// restriction as a semi-join first drops most rows before they
 		// are joined to users (company.go).
@@ -572,11 +582,9 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		}
 		from += fmt.Sprintf(" LEFT JOIN users u ON u.app_id = %s.app_id AND u.user_id = %s.user_id", alias, alias)
 	}
-	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram
 	var fromArgs []any
-	var vals []any
 	if pairs {
-		if vals = s.pairIndex(groupExprs); vals != nil { // quantiles.go
+		if vals != nil {
 			sel[0] = "m.i AS g0"
 			selArgs = nil
 			x := valuesOf(vals)
