@@ -3,11 +3,15 @@ package query_test
 import (
 	"context"
 	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/event"
 	"github.com/gatescope/gatescope/internal/query"
+	"github.com/gatescope/gatescope/internal/store"
 )
 
 // TestCompanyOfManyUsers: a company with more linked users than its
@@ -65,5 +69,69 @@ func TestCompanyOfManyUsers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCompanyProfileWhileLoading runs company profiles while loads seal
+// day after day, each sealing sorting the company-ordered rollup again
+// (while it is small, at every seal): no profile fails, and the last one
+// has the requests counted from the fixture in Go.
+func TestCompanyProfileWhileLoading(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	f := newFixtureOver("app1", 20000, 5, 20*24*time.Hour)
+	evs := f.events
+	sort.Slice(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	load(t, s, f.app, evs[:1000], f.links, 1000)
+	e, err := query.NewEngine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const company = "linked-1"
+	r := query.Range{From: f.start, To: f.start.Add(21 * 24 * time.Hour)}
+	profile := func() (*query.Profile, error) {
+		return e.CompanyProfile(ctx, query.ProfileSpec{AppID: f.app, ID: company, Range: r, Interval: dayInterval(t, r)})
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var profiles atomic.Int64
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				if _, err := profile(); err != nil {
+					t.Error(err)
+					return
+				}
+				profiles.Add(1)
+			}
+		}()
+	}
+	for i := 1000; i < len(evs); i += 500 {
+		if _, err := s.Append(ctx, &store.Batch{AppID: f.app, Events: evs[i:min(i+500, len(evs))]}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if profiles.Load() == 0 {
+		t.Fatal("no profile ran during the loads")
+	}
+	var want int64
+	for _, ev := range evs {
+		if ev.CompanyID == company || ev.CompanyID == "" && f.linked[ev.UserID] == company {
+			want++
+		}
+	}
+	p, err := profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Totals.Requests != want {
+		t.Errorf("%d requests, want %d", p.Totals.Requests, want)
 	}
 }
