@@ -199,6 +199,10 @@ type piece struct {
 	src      srcKind
 	day      bool      // the daily rollup table rather than the hourly one
 	from, to time.Time // [from, to); from may be zero (unbounded)
+	// since, when set, makes a user-route day piece stand for [since, to)
+	// in a distinct count: it keeps the rows whose last event is at or
+	// after since (distinctSince, derived.go).
+	since time.Time
 }
 
 // table and timeCol name a piece's source.
@@ -412,7 +416,11 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	src := c.sourceFor(fam, fields)
 	var parts []string
 	var args []any
-	for _, p := range clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.marks), s.done) { // derived.go
+	pieces := clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.marks), s.done) // derived.go
+	if fam == famDistinct && src == srcUserRoute {
+		pieces = distinctSince(pieces, s.iv, s.loc, s.sealed) // derived.go
+	}
+	for _, p := range pieces {
 		x, err := c.piece(fam, s, p)
 		if err != nil {
 			return sqlExpr{}, nil, err
@@ -542,6 +550,10 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		}
 		where = append(where, timeCol+" < ?")
 		wArgs = append(wArgs, p.to)
+		if !p.since.IsZero() {
+			where = append(where, "r.last_time >= ?")
+			wArgs = append(wArgs, p.since)
+		}
 	}
 	fx, nu, ok, err := c.forApp(s.app).where(p.src, s.filter)
 	if err != nil {
