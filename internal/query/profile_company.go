@@ -191,34 +191,31 @@ func (e *Engine) companyStatement(q ProfileSpec, m marks, linked []string) (stri
 // DuckDB makes an IN of more than a few values a join, which it applies
 // after the scan.
 func companyDays(p piece, q ProfileSpec, linked []string, args []any) (string, []any) {
-	users := func() string {
-		for _, v := range linked {
-			args = append(args, v)
-		}
-		return "[" + strings.TrimSuffix(strings.Repeat("?, ", len(linked)), ", ") + "]"
+	list := "[" + strings.TrimSuffix(strings.Repeat("?, ", len(linked)), ", ") + "]"
+	ids := make([]any, len(linked))
+	for i, u := range linked {
+		ids[i] = u
 	}
-	scan := func(inco, isLinked, cond string) string {
-		args = append(args, q.AppID, p.to)
+	// scan is one SELECT; it appends its arguments in its placeholders'
+	// order: the select list's, the time range's, the condition's.
+	scan := func(inco, isLinked string, selArgs []any, cond string, condArgs ...any) string {
+		args = append(append(args, selArgs...), q.AppID, p.to)
 		where := "r.app_id = ? AND r.day < ?"
 		if !p.from.IsZero() {
 			where += " AND r.day >= ?"
 			args = append(args, p.from)
 		}
+		args = append(args, condArgs...)
 		return `SELECT r.day AS d, r.user_id AS u, r.method AS g0, r.route AS g1, ` + inco + ` AS inco, ` + isLinked + ` AS linked,
 			r.n AS n, r.n_4xx AS e4, r.n_5xx AS e5, r.hist AS h FROM ` + rollup.CompanyRouteDay + ` r WHERE ` + where + ` AND ` + cond
 	}
 	if len(linked) == 0 {
-		sql := scan("true", "false", "r.company_id = ?")
-		return sql, append(args, q.ID)
+		own := scan("true", "false", nil, "r.company_id = ?", q.ID)
+		return own, args
 	}
-	// The appends to args follow the placeholders' order: the select
-	// list's, scan's own, then the condition's.
-	isLinked := "coalesce(list_contains(" + users() + ", r.user_id), false)"
-	own := scan("true", isLinked, "r.company_id = ?")
-	args = append(args, q.ID)
-	other := scan("r.company_id IS NULL", "true", "r.company_id IS DISTINCT FROM ? AND list_contains(")
-	args = append(args, q.ID)
-	other += users() + ", r.user_id)"
+	own := scan("true", "coalesce(list_contains("+list+", r.user_id), false)", ids, "r.company_id = ?", q.ID)
+	other := scan("r.company_id IS NULL", "true", nil, "r.company_id IS DISTINCT FROM ? AND list_contains("+list+", r.user_id)",
+		append([]any{q.ID}, ids...)...)
 	return own + "\nUNION ALL\n" + other, args
 }
 
