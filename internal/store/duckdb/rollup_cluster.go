@@ -14,10 +14,10 @@ import (
 // so the two hold the same rows whatever the order. Rows written a day at
 // a time land after the sorted ones, in company order within the day;
 // once they make up more than 1/sortShare of the table, the load that
-// wrote them sorts the whole table again. Sorting costs about a second
-// per 700 000 rows on two cores (docs/performance.md); the share keeps
-// its cost per written row constant, and what a company's scan reads
-// beyond its own vectors within a small fraction of the table.
+// wrote them sorts the whole table again. Sorting took 0.5-0.8 s for
+// 680 000 rows on two cores (docs/performance.md); the share keeps its
+// cost per written row constant, and what a company's scan reads beyond
+// its own vectors within a small fraction of the table.
 const sortShare = 8
 
 // companyRows is a SELECT of CompanyRouteDay's rows from UserRouteDay's,
