@@ -1,7 +1,5 @@
 package query
 
-import "strings"
-
 // Company attribution is resolved at query time: coalesce(the event's
 // company_id, its user's company in the users table). A condition on it
 // joins every row to users; for the common "is this company" (eq, in) on
@@ -39,7 +37,7 @@ func (c *compiler) companySemiJoin(src srcKind, f *Filter) (sqlExpr, bool) {
 	default:
 		return sqlExpr{}, false
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(f.Values)), ", ")
+	ph := placeholders(len(f.Values))
 	args := append([]any{}, f.Values...)
 	args = append(append(args, c.app), f.Values...)
 	return sqlExpr{"(" + alias + "company_id IN (" + ph + ") OR " + alias + "company_id IS NULL AND " + alias +

@@ -161,7 +161,6 @@ func (c *compiler) condition(fx sqlExpr, f *Filter) (sqlExpr, error) {
 	if !numeric {
 		num = c.d.ToDouble(e)
 	}
-	placeholders := func(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 	switch f.Op {
 	case OpEq:
 		return sqlExpr{e + " = ?", append(args, f.Values[0])}, nil
@@ -659,7 +658,7 @@ func onlyCond(groupExprs []sqlExpr, only [][]any) sqlExpr {
 		}
 		var parts []string
 		if len(vals) > 0 {
-			parts = append(parts, g+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+")")
+			parts = append(parts, g+" IN ("+placeholders(len(vals))+")")
 		}
 		if hasNull {
 			parts = append(parts, g+" IS NULL")
@@ -717,11 +716,22 @@ func duckTopMatch(g sqlExpr, top []any) (string, []any) {
 	if len(g.args) > 0 || len(vals) < 2 {
 		return topMatch(g, top, "false")
 	}
-	m := "list_contains([" + strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ") + "], " + g.text + ")"
+	m := listContains(len(vals), g.text)
 	if hasNull {
 		m = "(" + m + " OR " + g.text + " IS NULL)"
 	}
 	return m, vals
+}
+
+// placeholders is n bind parameters, comma-separated.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// listContains is DuckDB's test that x is one of n values bound as
+// parameters, as a list: DuckDB makes an IN of more than a few values a
+// join after the scan, which then reads every column of every row, where
+// a scan applies list_contains to x's column first (docs/performance.md).
+func listContains(n int, x string) string {
+	return "list_contains([" + placeholders(n) + "], " + x + ")"
 }
 
 // sameAs is the condition that g holds the scanned group value v (nil is

@@ -172,7 +172,7 @@ func (c *compiler) chWhere(app string, f *Filter) (x sqlExpr, needUser bool, err
 // company is the one of the latest link, and a user_id is never empty in
 // the states.
 func chCompanyIn(app string, vals []any) sqlExpr {
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+	ph := placeholders(len(vals))
 	args := append([]any{}, vals...)
 	args = append(append(args, app), vals...)
 	return sqlExpr{"(e.company_id_raw IN (" + ph + ") OR e.company_id_raw = '' AND e.user_id_raw GLOBAL IN (SELECT user_id FROM users_state" +

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/store"
@@ -73,7 +72,7 @@ func (e *Engine) chEventsIn(ctx context.Context, app string, r Range, f *Filter,
 	// event, and LIMIT 1 BY keeps one.
 	sel := chEventSelect()
 	q := "SELECT " + sel.text + " FROM events AS e" + chUserJoin + ` WHERE e.app_id = ? AND e.time >= ? AND e.time <= ?
-		AND e.request_id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)
+		AND e.request_id IN (` + placeholders(len(ids)) + `)
 		ORDER BY e.time DESC, e.ms DESC, e.request_id DESC LIMIT 1 BY e.request_id`
 	loT, hiT := time.UnixMilli(lo).UTC(), time.UnixMilli(hi).UTC()
 	return e.scanEvents(ctx, q, append(append(sel.args, app, app, loT, hiT), ids...))

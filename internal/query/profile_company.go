@@ -187,11 +187,9 @@ func (e *Engine) companyStatement(q ProfileSpec, m marks, linked []string) (stri
 // the others, and the company's rows are a few adjacent vectors of the
 // table. In UserRouteDay, in route order, one scan with "the company's or
 // a linked user's" kept about 1 700 of 680 000 rows, all of whose columns
-// it read first (docs/performance.md). The users are a list, not IN:
-// DuckDB makes an IN of more than a few values a join, which it applies
-// after the scan.
+// it read first (docs/performance.md). The users are a list
+// (listContains), not IN.
 func companyDays(p piece, q ProfileSpec, linked []string, args []any) (string, []any) {
-	list := "[" + strings.TrimSuffix(strings.Repeat("?, ", len(linked)), ", ") + "]"
 	ids := make([]any, len(linked))
 	for i, u := range linked {
 		ids[i] = u
@@ -213,8 +211,9 @@ func companyDays(p piece, q ProfileSpec, linked []string, args []any) (string, [
 		own := scan("true", "false", nil, "r.company_id = ?", q.ID)
 		return own, args
 	}
-	own := scan("true", "coalesce(list_contains("+list+", r.user_id), false)", ids, "r.company_id = ?", q.ID)
-	other := scan("r.company_id IS NULL", "true", nil, "r.company_id IS DISTINCT FROM ? AND list_contains("+list+", r.user_id)",
+	isLinked := listContains(len(linked), "r.user_id")
+	own := scan("true", "coalesce("+isLinked+", false)", ids, "r.company_id = ?", q.ID)
+	other := scan("r.company_id IS NULL", "true", nil, "r.company_id IS DISTINCT FROM ? AND "+isLinked,
 		append([]any{q.ID}, ids...)...)
 	return own + "\nUNION ALL\n" + other, args
 }

@@ -15,30 +15,29 @@ import (
 func checkCompanyRoutes(t *testing.T, s *Store, stage string, evs []event.Event, sealed time.Time) {
 	t.Helper()
 	keys := histTable{rollup.CompanyRouteDay, "day", []string{"user_id", "company_id", "method", "route"}, 24 * time.Hour, true}
+	cols := keys.cols()
 	want := keys.expected(evs, sealed)
 	for _, f := range want {
 		*f = userFigures{n: f.n, n4: f.n4, n5: f.n5, hist: f.hist}
 	}
 	got := map[string]*userFigures{}
-	rows, err := s.db.Query(`SELECT app_id, day, user_id, company_id, method, route, sum(n), sum(n_4xx), sum(n_5xx)
-		FROM ` + rollup.CompanyRouteDay + ` GROUP BY ALL`)
+	rows, err := s.db.Query(`SELECT ` + cols + `, sum(n), sum(n_4xx), sum(n_5xx) FROM ` + rollup.CompanyRouteDay + ` GROUP BY ALL`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		f := &userFigures{hist: map[int]int64{}}
-		got[scanRouteKey(t, rows, &f.n, &f.n4, &f.n5)] = f
+		got[keys.scanKey(t, rows, &f.n, &f.n4, &f.n5)] = f
 	}
 	rows.Close()
-	rows, err = s.db.Query(`SELECT app_id, day, user_id, company_id, method, route, h & 255, sum(h >> 8)
-		FROM (SELECT *, unnest(hist) AS h FROM ` + rollup.CompanyRouteDay + `) x GROUP BY ALL`)
+	rows, err = s.db.Query(`SELECT ` + cols + `, h & 255, sum(h >> 8) FROM (SELECT *, unnest(hist) AS h FROM ` + rollup.CompanyRouteDay + `) x GROUP BY ALL`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var b int
 		var c int64
-		k := scanRouteKey(t, rows, &b, &c)
+		k := keys.scanKey(t, rows, &b, &c)
 		if got[k] == nil {
 			t.Fatalf("%s: histogram of a key without counts", rollup.CompanyRouteDay)
 		}
@@ -63,26 +62,4 @@ func checkCompanyRoutes(t *testing.T, s *Store, stage string, evs []event.Event,
 	if unsorted*sortShare > total || disordered > 0 {
 		t.Errorf("%s: %d of %d rows unsorted, %d sorted rows out of order", rollup.CompanyRouteDay, unsorted, total, disordered)
 	}
-}
-
-// scanRouteKey scans a row of app_id, day, user_id, company_id, method,
-// route and then extra into a histTable key.
-func scanRouteKey(t *testing.T, rows interface{ Scan(...any) error }, extra ...any) string {
-	t.Helper()
-	var app string
-	var at time.Time
-	var user, company, method, route *string
-	if err := rows.Scan(append([]any{&app, &at, &user, &company, &method, &route}, extra...)...); err != nil {
-		t.Fatal(err)
-	}
-	ev := event.Event{AppID: app, Time: at}
-	for _, f := range []struct {
-		p   *string
-		dst *string
-	}{{user, &ev.UserID}, {company, &ev.CompanyID}, {method, &ev.Method}, {route, &ev.Route}} {
-		if f.p != nil {
-			*f.dst = *f.p
-		}
-	}
-	return histTable{"", "", []string{"user_id", "company_id", "method", "route"}, 24 * time.Hour, false}.key(&ev)
 }

@@ -126,27 +126,7 @@ func (h histTable) expected(evs []event.Event, before time.Time) map[string]*use
 func (h histTable) stored(t *testing.T, s *Store) map[string]*userFigures {
 	t.Helper()
 	out := map[string]*userFigures{}
-	cols := "app_id, " + h.timeCol + ", " + strings.Join(h.keys, ", ")
-	scanKey := func(rows interface{ Scan(...any) error }, extra ...any) string {
-		var app string
-		var at time.Time
-		keys := make([]*string, len(h.keys))
-		dest := []any{&app, &at}
-		for i := range keys {
-			dest = append(dest, &keys[i])
-		}
-		if err := rows.Scan(append(dest, extra...)...); err != nil {
-			t.Fatal(err)
-		}
-		k := fmt.Sprint(app, "|", at.Unix())
-		for _, v := range keys {
-			k += "|"
-			if v != nil {
-				k += *v
-			}
-		}
-		return k
-	}
+	cols := h.cols()
 	if h.measures {
 		rows, err := s.db.Query(`SELECT ` + cols + `, sum(n), sum(n_4xx), sum(n_5xx), sum(n_rejected), sum(lat_sum), sum(lat_n),
 			sum(bytes_sum), sum(bytes_n), min(first_time), max(last_time) FROM ` + h.name + ` GROUP BY ALL`)
@@ -155,7 +135,7 @@ func (h histTable) stored(t *testing.T, s *Store) map[string]*userFigures {
 		}
 		for rows.Next() {
 			f := &userFigures{hist: map[int]int64{}}
-			k := scanKey(rows, &f.n, &f.n4, &f.n5, &f.rej, &f.latSum, &f.latN, &f.bytesSum, &f.bytesN, &f.first, &f.last)
+			k := h.scanKey(t, rows, &f.n, &f.n4, &f.n5, &f.rej, &f.latSum, &f.latN, &f.bytesSum, &f.bytesN, &f.first, &f.last)
 			f.first, f.last = f.first.UTC(), f.last.UTC()
 			out[k] = f
 		}
@@ -166,7 +146,7 @@ func (h histTable) stored(t *testing.T, s *Store) map[string]*userFigures {
 		}
 		for rows.Next() {
 			var us int64
-			k := scanKey(rows, &us)
+			k := h.scanKey(t, rows, &us)
 			if f := out[k]; f != nil {
 				f.times = append(f.times, us)
 			} else {
@@ -186,7 +166,7 @@ func (h histTable) stored(t *testing.T, s *Store) map[string]*userFigures {
 	for rows.Next() {
 		var b int
 		var c int64
-		k := scanKey(rows, &b, &c)
+		k := h.scanKey(t, rows, &b, &c)
 		f := out[k]
 		if f == nil {
 			if h.measures {
@@ -199,6 +179,34 @@ func (h histTable) stored(t *testing.T, s *Store) map[string]*userFigures {
 	}
 	rows.Close()
 	return out
+}
+
+// cols are the table's key columns, as key and scanKey take them.
+func (h histTable) cols() string {
+	return "app_id, " + h.timeCol + ", " + strings.Join(h.keys, ", ")
+}
+
+// scanKey scans a row of cols() and then extra, and returns its key.
+func (h histTable) scanKey(t *testing.T, rows interface{ Scan(...any) error }, extra ...any) string {
+	t.Helper()
+	var app string
+	var at time.Time
+	keys := make([]*string, len(h.keys))
+	dest := []any{&app, &at}
+	for i := range keys {
+		dest = append(dest, &keys[i])
+	}
+	if err := rows.Scan(append(dest, extra...)...); err != nil {
+		t.Fatal(err)
+	}
+	k := fmt.Sprint(app, "|", at.Unix())
+	for _, v := range keys {
+		k += "|"
+		if v != nil {
+			k += *v
+		}
+	}
+	return k
 }
 
 func compareFigures(t *testing.T, name string, got, want map[string]*userFigures) {

@@ -171,6 +171,9 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("rollup state: %w", err)
 		}
 	}
+	if len(dayList) == 0 && !upto.After(sealed.Time) {
+		return nil // no day derived: nothing new in the company rollup
+	}
 	return sortCompanyDays(ctx, conn) // rollup_cluster.go
 }
 
