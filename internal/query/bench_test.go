@@ -261,12 +261,20 @@ func benchDashboard(b *testing.B, s store.Store, now time.Time) {
 			_, _, err := e.Users(ctx, query.ListSpec{AppID: benchApp, Range: month, Sort: "requests", Desc: true, Limit: 50})
 			return err
 		}},
+		{"users/list-by-p95", func() error {
+			_, _, err := e.Users(ctx, query.ListSpec{AppID: benchApp, Range: month, Sort: "latency_p95", Desc: true, Limit: 50})
+			return err
+		}},
 		{"users/profile", func() error {
 			_, err := e.UserProfile(ctx, query.ProfileSpec{AppID: benchApp, ID: someUser, Range: month, Interval: iv("1d", month)})
 			return err
 		}},
 		{"companies/list", func() error {
 			_, _, err := e.Companies(ctx, query.ListSpec{AppID: benchApp, Range: month, Limit: 50})
+			return err
+		}},
+		{"companies/list-by-p95", func() error {
+			_, _, err := e.Companies(ctx, query.ListSpec{AppID: benchApp, Range: month, Sort: "latency_p95", Desc: true, Limit: 50})
 			return err
 		}},
 		{"companies/profile", func() error {
