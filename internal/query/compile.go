@@ -197,6 +197,7 @@ func (c *compiler) condition(fx sqlExpr, f *Filter) (sqlExpr, error) {
 type piece struct {
 	src      srcKind
 	day      bool      // the daily rollup table rather than the hourly one
+	week     bool      // and, with day, the weekly one (whole ISO weeks)
 	from, to time.Time // [from, to); from may be zero (unbounded)
 	// since, when set, makes a user-route day piece stand for [since, to)
 	// in a distinct count: it keeps the rows whose last event is at or
@@ -217,6 +218,8 @@ func (p piece) table() string {
 		return rollup.UserHour
 	case p.src == srcUserRoute:
 		return rollup.UserRouteDay
+	case p.src == srcUserHist && p.week:
+		return rollup.UserHistWeek
 	case p.src == srcUserHist && p.day:
 		return rollup.UserHistDay
 	case p.src == srcUserHist:
@@ -271,7 +274,7 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 		if !d0.IsZero() && h0.Before(d0) {
 			out = append(out, piece{src: rollupSrc, from: h0, to: d0})
 		}
-		out = append(out, piece{src: rollupSrc, day: true, from: d0, to: d1})
+		out = append(out, weeks(piece{src: rollupSrc, day: true, from: d0, to: d1}, iv, m.first)...)
 		if d1.Before(h1) {
 			out = append(out, piece{src: rollupSrc, from: d1, to: h1})
 		}
@@ -282,6 +285,40 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 		out = append(out, piece{src: srcRaw, from: h1, to: r.To})
 	}
 	return out
+}
+
+// weeks splits a user-histogram day piece without time buckets into the
+// days before its first whole ISO week, the whole weeks, and the days
+// after them; other pieces, and a piece holding no whole week, stay as
+// they are. A piece that starts at the app's data (first, its first
+// event) takes the week it starts in whole: the days of it before the
+// data hold nothing.
+func weeks(p piece, iv *Interval, first time.Time) []piece {
+	if p.src != srcUserHist || iv != nil || p.from.IsZero() {
+		return []piece{p}
+	}
+	w0, w1 := monday(p.from), monday(p.to)
+	if w0.Before(p.from) && (first.IsZero() || p.from.After(first)) {
+		w0 = w0.AddDate(0, 0, 7)
+	}
+	if !w0.Before(w1) {
+		return []piece{p}
+	}
+	var out []piece
+	if p.from.Before(w0) {
+		out = append(out, piece{src: p.src, day: true, from: p.from, to: w0})
+	}
+	out = append(out, piece{src: p.src, day: true, week: true, from: w0, to: w1})
+	if w1.Before(p.to) {
+		out = append(out, piece{src: p.src, day: true, from: w1, to: p.to})
+	}
+	return out
+}
+
+// monday is the Monday (UTC) of the ISO week holding t.
+func monday(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	return d.AddDate(0, 0, -(int(d.Weekday())+6)%7)
 }
 
 // ceilTo rounds t up to a multiple of d (UTC); zero stays zero.

@@ -87,3 +87,48 @@ func TestPlanDays(t *testing.T) {
 		}
 	}
 }
+
+// TestWeeks holds the split of a user-histogram day piece to its
+// contract: whole ISO weeks (2 March 2026 is a Monday) from the weekly
+// table, the days around them from the daily one, the pieces adjacent
+// and covering the piece exactly; other pieces, time buckets and pieces
+// without a whole week unsplit.
+func TestWeeks(t *testing.T) {
+	at := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	days := func(from, to int) piece { return piece{src: srcUserHist, day: true, from: at(from), to: at(to)} }
+	wks := func(from, to int) piece {
+		return piece{src: srcUserHist, day: true, week: true, from: at(from), to: at(to)}
+	}
+	daily, _ := ParseInterval("1d", Range{From: at(1), To: at(30)})
+	cases := []struct {
+		name  string
+		p     piece
+		iv    *Interval
+		first time.Time // the app's first event
+		want  []piece
+	}{
+		{"days, weeks, days", days(4, 26), nil, time.Time{}, []piece{days(4, 9), wks(9, 23), days(23, 26)}},
+		{"from a Monday to a Monday", days(2, 16), nil, time.Time{}, []piece{wks(2, 16)}},
+		{"one whole week, days after", days(2, 12), nil, time.Time{}, []piece{wks(2, 9), days(9, 12)}},
+		{"days before one whole week", days(5, 16), nil, time.Time{}, []piece{days(5, 9), wks(9, 16)}},
+		{"no whole week", days(3, 9), nil, time.Time{}, []piece{days(3, 9)}},
+		{"across a Monday, no whole week", days(6, 13), nil, time.Time{}, []piece{days(6, 13)}},
+		{"time buckets", days(2, 16), &daily, time.Time{}, []piece{days(2, 16)}},
+		{"unbounded start", piece{src: srcUserHist, day: true, to: at(16)}, nil, time.Time{}, []piece{{src: srcUserHist, day: true, to: at(16)}}},
+		{"starts at the data, mid-week", days(4, 16), nil, at(4).Add(7 * time.Hour), []piece{wks(2, 16)}},
+		{"starts before the data", days(4, 16), nil, at(4).Add(-time.Second), []piece{days(4, 9), wks(9, 16)}},
+		{"another rollup", piece{src: srcUser, day: true, from: at(2), to: at(16)}, nil, time.Time{}, []piece{{src: srcUser, day: true, from: at(2), to: at(16)}}},
+	}
+	for _, c := range cases {
+		got := weeks(c.p, c.iv, c.first)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%s: piece %d is %+v, want %+v", c.name, i, got[i], c.want[i])
+			}
+		}
+	}
+}

@@ -18,14 +18,43 @@ import (
 // day, 51 on the second...), so a day read twice or not at all moves the
 // percentiles by more than the histograms' tolerance.
 func TestKnownPercentilesOverWeeks(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t)
 	f := newFixtureOver("app1", 12000, 11, 16*24*time.Hour) // Monday 2 March to 18 March
 	for i := range f.events {
 		if ev := &f.events[i]; ev.LatencyMs != event.Absent {
 			ev.LatencyMs = float64(1 + 50*int(ev.Time.Sub(f.start)/(24*time.Hour)))
 		}
 	}
+	t.Run("from a Monday", func(t *testing.T) {
+		checkPercentilesOverWeeks(t, f, []query.Range{
+			{From: f.start, To: f.start.Add(15*24*time.Hour + 20*time.Hour + 10*time.Minute)},
+			{From: f.start.Add(5*time.Hour + 30*time.Minute), To: f.start.Add(15*24*time.Hour + 3*time.Hour)},
+			{To: f.start.Add(9 * 24 * time.Hour)}, // unbounded start
+		})
+	})
+	// Data from a Wednesday: a range from before it reads the week of its
+	// first day whole from the weekly rollup.
+	g := *f
+	g.events = nil
+	wednesday := f.start.Add(2 * 24 * time.Hour)
+	for _, ev := range f.events {
+		if !ev.Time.Before(wednesday) {
+			g.events = append(g.events, ev)
+		}
+	}
+	t.Run("from a Wednesday", func(t *testing.T) {
+		checkPercentilesOverWeeks(t, &g, []query.Range{
+			{From: f.start, To: f.start.Add(15*24*time.Hour + 20*time.Hour + 10*time.Minute)},
+			{To: f.start.Add(14 * 24 * time.Hour)},
+			{From: wednesday.Add(3 * time.Hour), To: f.start.Add(15 * 24 * time.Hour)}, // after the data's start
+		})
+	})
+}
+
+// checkPercentilesOverWeeks loads f and checks its percentiles over the
+// ranges.
+func checkPercentilesOverWeeks(t *testing.T, f *fixture, ranges []query.Range) {
+	ctx := context.Background()
+	s := openStore(t)
 	load(t, s, f.app, f.events, f.links, 1500)
 	engines := duckEngines(t, s)
 	company := func(ev *event.Event) string {
@@ -33,11 +62,6 @@ func TestKnownPercentilesOverWeeks(t *testing.T) {
 			return ev.CompanyID
 		}
 		return f.linked[ev.UserID]
-	}
-	ranges := []query.Range{
-		{From: f.start, To: f.start.Add(15*24*time.Hour + 20*time.Hour + 10*time.Minute)},
-		{From: f.start.Add(5*time.Hour + 30*time.Minute), To: f.start.Add(15*24*time.Hour + 3*time.Hour)},
-		{To: f.start.Add(9 * 24 * time.Hour)}, // unbounded start
 	}
 	companyField, _ := query.ParseField("company_id")
 	for ri, r := range ranges {

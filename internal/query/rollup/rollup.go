@@ -132,6 +132,14 @@ const (
 	// hist, the latency histogram: a list of HistPair.
 	UserHistHour = "rollup_user_hist_hour"
 	UserHistDay  = "rollup_user_hist_day"
+	// UserHistWeek has UserHistDay's rows summed per ISO week: one row
+	// per app, week (column day: its Monday, UTC), user_id and logged
+	// company_id, with hist. It holds the weeks whose seven days are
+	// sealed, each built when its last day is sealed and built again in
+	// the transaction that derives one of its days again. A range of whole
+	// weeks merges about half as many histogram pairs from it as from the
+	// days (docs/performance.md).
+	UserHistWeek = "rollup_user_hist_week"
 	// UserRouteDay has one row per app, UTC day (column day), user_id,
 	// logged company_id, method and route (each NULL when absent), with
 	// UserHour's measures, hist, and times, the list of its events' times

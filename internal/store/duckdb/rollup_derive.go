@@ -77,7 +77,7 @@ func derive(ctx context.Context, conn *sql.Conn, hours []int64, latest, done, se
 		}
 	}
 	for d := range days {
-		if err := deriveDays(ctx, conn, d, d.Add(day), true); err != nil {
+		if err := deriveDays(ctx, conn, d, d.Add(day), sealed, true); err != nil {
 			return done, err
 		}
 	}
@@ -100,8 +100,9 @@ func deriveHours(ctx context.Context, conn *sql.Conn, r hourRange) error {
 // deriveDays builds the rows of the days [from, to) of UserHistDay (from
 // their hours), UserRouteDay and RequestIDs (from their events), and
 // CompanyRouteDay (from UserRouteDay's), replacing those they have when
-// again.
-func deriveDays(ctx context.Context, conn *sql.Conn, from, to time.Time, again bool) error {
+// again, and the UserHistWeek rows of their weeks that end by sealed (the
+// end of the sealed days once they are derived).
+func deriveDays(ctx context.Context, conn *sql.Conn, from, to, sealed time.Time, again bool) error {
 	type stmt struct {
 		q    string
 		args []any
@@ -122,6 +123,9 @@ func deriveDays(ctx context.Context, conn *sql.Conn, from, to time.Time, again b
 		if _, err := conn.ExecContext(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("derive rollups: %w", err)
 		}
+	}
+	if err := deriveWeeks(ctx, conn, from, to, sealed); err != nil { // rollup_week.go
+		return err
 	}
 	return mirrorCompanyDays(ctx, conn, from, to, again) // rollup_cluster.go
 }

@@ -49,6 +49,8 @@ type histTable struct {
 var histTables = []histTable{
 	{rollup.UserHistHour, "hour", []string{"user_id", "company_id"}, time.Hour, false},
 	{rollup.UserHistDay, "day", []string{"user_id", "company_id"}, 24 * time.Hour, false},
+	// Go's Truncate counts from 1 January of year 1, a Monday: ISO weeks.
+	{rollup.UserHistWeek, "day", []string{"user_id", "company_id"}, 7 * 24 * time.Hour, false},
 	{rollup.UserRouteDay, "day", []string{"user_id", "company_id", "method", "route"}, 24 * time.Hour, true},
 }
 
@@ -287,11 +289,14 @@ func TestDerivedRollups(t *testing.T) {
 	}
 	check := func(stage string) {
 		for _, h := range histTables {
-			// UserHistHour holds the done hours, the others the sealed
-			// days.
+			// UserHistHour holds the done hours, UserHistWeek the sealed
+			// whole weeks, the others the sealed days.
 			before := sealed
-			if h.name == rollup.UserHistHour {
+			switch h.name {
+			case rollup.UserHistHour:
 				before = done
+			case rollup.UserHistWeek:
+				before = weekOf(sealed) // whole weeks only
 			}
 			want := h.expected(all, before)
 			if len(want) < 100 {
@@ -324,7 +329,7 @@ func TestDerivedRollups(t *testing.T) {
 	// The one-time fill, as for a database of version 1.
 	if _, err := s.db.Exec(`DELETE FROM ` + rollup.UserRouteDay + `; DELETE FROM ` + rollup.RequestIDs + `;
 		DELETE FROM ` + rollup.CompanyRouteDay + `;
-		DELETE FROM ` + rollup.UserHistHour + `; DELETE FROM ` + rollup.UserHistDay + `;
+		DELETE FROM ` + rollup.UserHistHour + `; DELETE FROM ` + rollup.UserHistDay + `; DELETE FROM ` + rollup.UserHistWeek + `;
 		UPDATE rollup_state SET version = 1, done = NULL`); err != nil {
 		t.Fatal(err)
 	}

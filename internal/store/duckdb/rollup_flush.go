@@ -164,7 +164,7 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 				return fmt.Errorf("seal rollup days: %w", err)
 			}
 		}
-		if err := deriveDays(ctx, conn, sealed.Time, upto, false); err != nil {
+		if err := deriveDays(ctx, conn, sealed.Time, upto, upto, false); err != nil {
 			return err
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE `+rollup.State+` SET sealed = ?`, upto); err != nil {

@@ -99,6 +99,13 @@ var rollupSchema = []string{
 		company_id VARCHAR,
 		hist BIGINT[] NOT NULL
 	)`,
+	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistWeek + ` (
+		app_id VARCHAR NOT NULL,
+		day TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		hist BIGINT[] NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
 		app_id VARCHAR NOT NULL,
 		day TIMESTAMP NOT NULL,
@@ -168,6 +175,7 @@ var rollupSchema = []string{
 		GROUP BY ALL;
 	INSERT INTO ` + rollup.UserHistHour + ` BY NAME ` + fillUserHist(userHourKeys, beforeV2+" AND time < "+doneHour) + `;
 	INSERT INTO ` + rollup.UserHistDay + ` BY NAME ` + fillUserHist(userDayKeys, beforeV2+" AND time < "+sealedDay) + `;
+	INSERT INTO ` + rollup.UserHistWeek + ` BY NAME ` + histWeeks(wholeWeeksSQL+" AND NOT EXISTS (SELECT 1 FROM "+rollup.UserHistWeek+")") + `;
 	INSERT INTO ` + rollup.UserRouteDay + ` BY NAME ` + fillRoutes(beforeV2+" AND time < "+sealedDay) + `;
 	INSERT INTO ` + rollup.CompanyRouteDay + ` ` + companyRows + ` WHERE NOT EXISTS (SELECT 1 FROM ` + rollup.CompanyRouteDay + `) ` + companyOrder + `;
 	DELETE FROM ` + rollup.RequestIDs + ` WHERE ` + newEngine + `;
