@@ -297,7 +297,7 @@ func weeks(p piece, iv *Interval, first time.Time) []piece {
 	if p.src != srcUserHist || iv != nil || p.from.IsZero() {
 		return []piece{p}
 	}
-	w0, w1 := monday(p.from), monday(p.to)
+	w0, w1 := rollup.Week(p.from), rollup.Week(p.to)
 	if w0.Before(p.from) && (first.IsZero() || p.from.After(first)) {
 		w0 = w0.AddDate(0, 0, 7)
 	}
@@ -313,12 +313,6 @@ func weeks(p piece, iv *Interval, first time.Time) []piece {
 		out = append(out, piece{src: p.src, day: true, from: w1, to: p.to})
 	}
 	return out
-}
-
-// monday is the Monday (UTC) of the ISO week holding t.
-func monday(t time.Time) time.Time {
-	d := t.UTC().Truncate(24 * time.Hour)
-	return d.AddDate(0, 0, -(int(d.Weekday())+6)%7)
 }
 
 // ceilTo rounds t up to a multiple of d (UTC); zero stays zero.

@@ -6,6 +6,7 @@ package rollup
 
 import (
 	"math"
+	"time"
 
 	"github.com/gatescope/gatescope/internal/event"
 )
@@ -168,6 +169,13 @@ const (
 	// State has one row: version, sealed, done.
 	State = "rollup_state"
 )
+
+// Week is the Monday (UTC) of the ISO week holding t: the day column of
+// UserHistWeek's rows, as DuckDB's date_trunc('week', ...) gives it.
+func Week(t time.Time) time.Time {
+	d := t.UTC().Truncate(24 * time.Hour)
+	return d.AddDate(0, 0, -(int(d.Weekday())+6)%7)
+}
 
 // HistPair is an element of a user rollup's hist list: n events in
 // histogram bucket b, as n<<8 | b (in SQL: b = h & 255, n = h >> 8). A

@@ -296,7 +296,7 @@ func TestDerivedRollups(t *testing.T) {
 			case rollup.UserHistHour:
 				before = done
 			case rollup.UserHistWeek:
-				before = weekOf(sealed) // whole weeks only
+				before = rollup.Week(sealed) // whole weeks only
 			}
 			want := h.expected(all, before)
 			if len(want) < 100 {

@@ -32,19 +32,13 @@ func histWeeks(where string) string {
 // is sealed whole: the one-time fill's.
 const wholeWeeksSQL = "date_trunc('week', day) + INTERVAL 7 DAY <= " + sealedDay
 
-// weekOf is the Monday (UTC) of t's ISO week.
-func weekOf(t time.Time) time.Time {
-	d := t.UTC().Truncate(24 * time.Hour)
-	return d.AddDate(0, 0, -(int(d.Weekday())+6)%7)
-}
-
 // deriveWeeks rebuilds the UserHistWeek rows of the weeks that hold any of
 // the days [from, to) and end by sealed.
 func deriveWeeks(ctx context.Context, conn *sql.Conn, from, to, sealed time.Time) error {
 	if from.IsZero() {
 		return errors.New("derive weekly rollup: no first day") // the weeks since year 1
 	}
-	for w := weekOf(from); w.Before(to); w = w.AddDate(0, 0, 7) {
+	for w := rollup.Week(from); w.Before(to); w = w.AddDate(0, 0, 7) {
 		end := w.AddDate(0, 0, 7)
 		if end.After(sealed) {
 			break
