@@ -636,7 +636,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	}
 	q := "SELECT " + strings.Join(append(sel, measures...), ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ")
 	if pairs {
-		q = histPairs(q, groupKeys) // derived.go
+		q = histPairs(q, groupKeys, vals == nil && s.perUser()) // derived.go
 	} else if len(groupKeys) > 0 {
 		q += " GROUP BY " + strings.Join(groupKeys, ", ")
 	}
