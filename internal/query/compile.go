@@ -274,7 +274,7 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 		if !d0.IsZero() && h0.Before(d0) {
 			out = append(out, piece{src: rollupSrc, from: h0, to: d0})
 		}
-		out = append(out, weeks(piece{src: rollupSrc, day: true, from: d0, to: d1}, iv, m.first)...)
+		out = append(out, weeks(piece{src: rollupSrc, day: true, from: d0, to: d1}, iv, m.first)...) // derived.go
 		if d1.Before(h1) {
 			out = append(out, piece{src: rollupSrc, from: d1, to: h1})
 		}
@@ -283,34 +283,6 @@ func plan(r Range, iv *Interval, loc *time.Location, rollupSrc srcKind, useRollu
 	}
 	if h1.Before(r.To) {
 		out = append(out, piece{src: srcRaw, from: h1, to: r.To})
-	}
-	return out
-}
-
-// weeks splits a user-histogram day piece without time buckets into the
-// days before its first whole ISO week, the whole weeks, and the days
-// after them; other pieces, and a piece holding no whole week, stay as
-// they are. A piece that starts at the app's data (first, its first
-// event) takes the week it starts in whole: the days of it before the
-// data hold nothing.
-func weeks(p piece, iv *Interval, first time.Time) []piece {
-	if p.src != srcUserHist || iv != nil || p.from.IsZero() {
-		return []piece{p}
-	}
-	w0, w1 := rollup.Week(p.from), rollup.Week(p.to)
-	if w0.Before(p.from) && (first.IsZero() || p.from.After(first)) {
-		w0 = w0.AddDate(0, 0, 7)
-	}
-	if !w0.Before(w1) {
-		return []piece{p}
-	}
-	var out []piece
-	if p.from.Before(w0) {
-		out = append(out, piece{src: p.src, day: true, from: p.from, to: w0})
-	}
-	out = append(out, piece{src: p.src, day: true, week: true, from: w0, to: w1})
-	if w1.Before(p.to) {
-		out = append(out, piece{src: p.src, day: true, from: w1, to: p.to})
 	}
 	return out
 }

@@ -152,6 +152,34 @@ func fromData(r Range, first time.Time) Range {
 	return r
 }
 
+// weeks splits a user-histogram day piece without time buckets into the
+// days before its first whole ISO week, the whole weeks, and the days
+// after them; other pieces, and a piece holding no whole week, stay as
+// they are. A piece that starts at the app's data (first, its first
+// event) takes the week it starts in whole: the days of it before the
+// data hold nothing.
+func weeks(p piece, iv *Interval, first time.Time) []piece {
+	if p.src != srcUserHist || iv != nil || p.from.IsZero() {
+		return []piece{p}
+	}
+	w0, w1 := rollup.Week(p.from), rollup.Week(p.to)
+	if w0.Before(p.from) && (first.IsZero() || p.from.After(first)) {
+		w0 = w0.AddDate(0, 0, 7)
+	}
+	if !w0.Before(w1) {
+		return []piece{p}
+	}
+	var out []piece
+	if p.from.Before(w0) {
+		out = append(out, piece{src: p.src, day: true, from: p.from, to: w0})
+	}
+	out = append(out, piece{src: p.src, day: true, week: true, from: w0, to: w1})
+	if w1.Before(p.to) {
+		out = append(out, piece{src: p.src, day: true, from: w1, to: p.to})
+	}
+	return out
+}
+
 // clampDone makes raw the parts of hourly user-histogram pieces from done
 // on, not derived yet, merging adjacent raw pieces.
 func clampDone(pieces []piece, done time.Time) []piece {
