@@ -59,14 +59,8 @@ func TestPlanDays(t *testing.T) {
 	}
 	for _, c := range cases {
 		got := planDays(c.r, c.iv, time.UTC, marks{sealed: c.sealed, first: c.first})
-		if len(got) != len(c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		if !samePieces(t, c.name, got, c.want) {
 			continue
-		}
-		for i := range got {
-			if got[i] != c.want[i] {
-				t.Errorf("%s: piece %d is %v, want %v", c.name, i, got[i], c.want[i])
-			}
 		}
 		// Before the data start, only the time before the first event
 		// may be left out.
@@ -120,15 +114,22 @@ func TestWeeks(t *testing.T) {
 		{"another rollup", piece{src: srcUser, day: true, from: at(2), to: at(16)}, nil, time.Time{}, []piece{{src: srcUser, day: true, from: at(2), to: at(16)}}},
 	}
 	for _, c := range cases {
-		got := weeks(c.p, c.iv, c.first)
-		if len(got) != len(c.want) {
-			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != c.want[i] {
-				t.Errorf("%s: piece %d is %+v, want %+v", c.name, i, got[i], c.want[i])
-			}
+		samePieces(t, c.name, weeks(c.p, c.iv, c.first), c.want)
+	}
+}
+
+// samePieces reports where got differs from want; false when their
+// lengths differ.
+func samePieces(t *testing.T, name string, got, want []piece) bool {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: got %+v, want %+v", name, got, want)
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s: piece %d is %+v, want %+v", name, i, got[i], want[i])
 		}
 	}
+	return true
 }

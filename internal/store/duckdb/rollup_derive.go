@@ -130,13 +130,20 @@ func deriveDays(ctx context.Context, conn *sql.Conn, from, to, sealed time.Time,
 	return mirrorCompanyDays(ctx, conn, from, to, again) // rollup_cluster.go
 }
 
-// histDays is UserHistDay's rows from UserHistHour's in [?, ?): the
-// histogram pairs of a day's hours, summed per bucket.
-const histDays = `SELECT app_id, day, user_id, company_id, list(c << 8 | b) AS hist FROM (
-		SELECT app_id, date_trunc('day', hour) AS day, user_id, company_id, h & 255 AS b, sum(h >> 8) AS c
-		FROM (SELECT app_id, hour, user_id, company_id, unnest(hist) AS h FROM ` + rollup.UserHistHour + ` WHERE hour >= ? AND hour < ?) u
+// histDays is UserHistDay's rows from UserHistHour's in [?, ?).
+var histDays = mergeHists(rollup.UserHistHour, "hour", "day", "hour >= ? AND hour < ?") // see rollupOrder
+
+// mergeHists is a SELECT of a coarser user-histogram rollup's rows from
+// the rows of table (time column col) that match where: their histogram
+// pairs summed per bucket within each app, date_trunc(unit) of the time
+// (named day), user and logged company, in user order.
+func mergeHists(table, col, unit, where string) string {
+	return `SELECT app_id, day, user_id, company_id, list(CAST(c AS BIGINT) << 8 | b) AS hist FROM (
+		SELECT app_id, date_trunc('` + unit + `', ` + col + `) AS day, user_id, company_id, h & 255 AS b, sum(h >> 8) AS c
+		FROM (SELECT app_id, ` + col + `, user_id, company_id, unnest(hist) AS h FROM ` + table + ` WHERE ` + where + `) u
 		GROUP BY ALL
-	) x GROUP BY ALL ORDER BY app_id, day, user_id` // see rollupOrder
+	) x GROUP BY ALL ORDER BY app_id, day, user_id`
+}
 
 // ts binds a time as a TIMESTAMP: a bare time.Time binds as TIMESTAMPTZ,
 // whose comparison with a TIMESTAMP column goes through the session's

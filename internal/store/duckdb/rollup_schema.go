@@ -85,27 +85,9 @@ var rollupSchema = []string{
 		compacted BOOLEAN NOT NULL
 	)`,
 	// Version 2: the derived rollups (rollup_derive.go) and State's done.
-	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistHour + ` (
-		app_id VARCHAR NOT NULL,
-		hour TIMESTAMP NOT NULL,
-		user_id VARCHAR,
-		company_id VARCHAR,
-		hist BIGINT[] NOT NULL
-	)`,
-	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistDay + ` (
-		app_id VARCHAR NOT NULL,
-		day TIMESTAMP NOT NULL,
-		user_id VARCHAR,
-		company_id VARCHAR,
-		hist BIGINT[] NOT NULL
-	)`,
-	`CREATE TABLE IF NOT EXISTS ` + rollup.UserHistWeek + ` (
-		app_id VARCHAR NOT NULL,
-		day TIMESTAMP NOT NULL,
-		user_id VARCHAR,
-		company_id VARCHAR,
-		hist BIGINT[] NOT NULL
-	)`,
+	histTableSQL(rollup.UserHistHour, "hour"),
+	histTableSQL(rollup.UserHistDay, "day"),
+	histTableSQL(rollup.UserHistWeek, "day"),
 	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
 		app_id VARCHAR NOT NULL,
 		day TIMESTAMP NOT NULL,
@@ -204,6 +186,17 @@ var (
 	userHourKeys = [2]string{"date_trunc('hour', time) AS hour, user_id, company_id", "hour, user_id, company_id"}
 	userDayKeys  = [2]string{"date_trunc('day', time) AS day, user_id, company_id", "day, user_id, company_id"}
 )
+
+// histTableSQL creates a user-histogram rollup whose time column is col.
+func histTableSQL(name, col string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
+		app_id VARCHAR NOT NULL,
+		` + col + ` TIMESTAMP NOT NULL,
+		user_id VARCHAR,
+		company_id VARCHAR,
+		hist BIGINT[] NOT NULL
+	)`
+}
 
 // histSQL is the latency histogram of a group of events as a hist column
 // (rollup.HistPair); DuckDB's histogram(), which skips NULLs, counts the

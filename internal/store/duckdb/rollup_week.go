@@ -18,15 +18,8 @@ import (
 // nobody reads.
 
 // histWeeks is a SELECT of UserHistWeek's rows from the UserHistDay rows
-// that match where, in the table's order. DuckDB's week is the ISO week,
-// from Monday.
-func histWeeks(where string) string {
-	return `SELECT app_id, day, user_id, company_id, list(CAST(c AS BIGINT) << 8 | b) AS hist FROM (
-		SELECT app_id, date_trunc('week', day) AS day, user_id, company_id, h & 255 AS b, sum(h >> 8) AS c
-		FROM (SELECT app_id, day, user_id, company_id, unnest(hist) AS h FROM ` + rollup.UserHistDay + ` WHERE ` + where + `) u
-		GROUP BY ALL
-	) x GROUP BY ALL ORDER BY app_id, day, user_id`
-}
+// that match where. DuckDB's week is the ISO week, from Monday.
+func histWeeks(where string) string { return mergeHists(rollup.UserHistDay, "day", "week", where) }
 
 // wholeWeeksSQL is the condition on a UserHistDay row's day that its week
 // is sealed whole: the one-time fill's.
