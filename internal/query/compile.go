@@ -317,6 +317,9 @@ type aggSpec struct {
 	// textGroups converts group values to text (time series).
 	textGroups bool
 	pcts       []int
+	// band, when not zero, merges the histogram's buckets band bits at a
+	// time: the percentiles are then bands (p95page.go). DuckDB only.
+	band uint
 	// marks: where the rollups end, and the app's span (derived.go).
 	marks
 }
@@ -447,7 +450,11 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	case famDistinct:
 		q = fmt.Sprintf("SELECT %s%s AS v FROM (%s) x%s", keyList(keys), c.d.CountDistinct("id"), union, groupBy)
 	case famHistogram:
-		inner := fmt.Sprintf("SELECT %sb, sum(n) AS n FROM (%s) x GROUP BY %sb", keyList(keys), union, keyList(keys))
+		b := "b"
+		if s.band > 0 {
+			b = fmt.Sprintf("(b >> %d)", s.band)
+		}
+		inner := fmt.Sprintf("SELECT %s%s AS b, sum(n) AS n FROM (%s) x GROUP BY %s%s", keyList(keys), b, union, keyList(keys), b)
 		q = histLists(inner, keys) // quantiles.go
 	}
 	return sqlExpr{q, args}, keys, nil

@@ -12,6 +12,9 @@ import (
 // histogram family q0... as histogram buckets, so that percentiles are
 // those of DuckDB.
 func (c *compiler) chBuild(fam family, s *aggSpec) (sqlExpr, []string, error) {
+	if s.band > 0 {
+		return sqlExpr{}, nil, fmt.Errorf("query: histogram bands are computed on DuckDB only")
+	}
 	var sel []string
 	var selArgs []any
 	needUser := false

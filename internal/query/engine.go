@@ -51,6 +51,26 @@ func (e *Engine) query(ctx context.Context, q string, args ...any) (*sql.Rows, e
 	return e.st.Query(ctx, q, args...)
 }
 
+// queryRows runs x and hands each of its rows to scan.
+func (e *Engine) queryRows(ctx context.Context, x sqlExpr, scan func(*sql.Rows) error) error {
+	rows, err := e.query(ctx, x.text, x.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryRow scans the row of x, a statement of one row, into dest.
+func (e *Engine) queryRow(ctx context.Context, x sqlExpr, dest ...any) error {
+	return e.queryRows(ctx, x, func(rows *sql.Rows) error { return rows.Scan(dest...) })
+}
+
 // setSealed reads the marks (where the rollups end, the app's span) into
 // s.
 func (e *Engine) setSealed(ctx context.Context, s *aggSpec) error {

@@ -187,13 +187,6 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 			return []UserSummary{}, 0, nil
 		}
 	}
-	stats, err := e.statsFor(ctx, q.AppID, q.Range, "user_id", ids)
-	if q.noStats {
-		stats, err = noStats, nil
-	}
-	if err != nil {
-		return nil, 0, err
-	}
 	where := []string{"u.app_id = ?"}
 	wargs := []any{q.AppID}
 	if q.Search != "" {
@@ -210,12 +203,40 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 		wargs = append(wargs, q.ID)
 	}
 	count := sqlExpr{"SELECT count(*) FROM users u WHERE " + strings.Join(where, " AND "), wargs}
-	base := `SELECT u.user_id AS id, u.company_id, u.first_seen, u.last_seen, u.metadata,
+	// list is the statement of the users' summaries, of the users some
+	// alone when it is not nil.
+	list := func(some []string) (sqlExpr, error) {
+		w, wa, only := where, wargs, ids
+		if some != nil {
+			only = make([]any, len(some))
+			for i, id := range some {
+				only[i] = id
+			}
+			w = append(append([]string{}, where...), "u.user_id IN ("+placeholders(len(some))+")")
+			wa = append(append([]any{}, wargs...), only...)
+		}
+		stats, err := e.statsFor(ctx, q.AppID, q.Range, "user_id", only)
+		if q.noStats {
+			stats, err = noStats, nil
+		}
+		if err != nil {
+			return sqlExpr{}, err
+		}
+		return sqlExpr{`SELECT u.user_id AS id, u.company_id, u.first_seen, u.last_seen, u.metadata,
 		coalesce(s.n, 0) AS n, coalesce(s.e4, 0) AS e4, coalesce(s.e5, 0) AS e5,
 		CASE WHEN coalesce(s.n, 0) = 0 THEN NULL ELSE (s.e4 + s.e5) / s.n END AS err_rate
-		FROM users u LEFT JOIN (` + stats.text + `) s ON s.g0 = u.user_id WHERE ` + strings.Join(where, " AND ")
-	args := append(append([]any{}, stats.args...), wargs...)
-	return listOf[UserSummary](e.countedPage(ctx, count, q, base, args, "user_id", scanUserSummary))
+		FROM users u LEFT JOIN (` + stats.text + `) s ON s.g0 = u.user_id WHERE ` + strings.Join(w, " AND "),
+			append(append([]any{}, stats.args...), wa...)}, nil
+	}
+	if q.Sort == "latency_p95" && !q.noStats {
+		ids := sqlExpr{"SELECT u.user_id FROM users u WHERE " + strings.Join(where, " AND "), wargs}
+		return listOf[UserSummary](e.usersByP95(ctx, count, ids, list, q))
+	}
+	all, err := list(nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	return listOf[UserSummary](e.countedPage(ctx, count, q, all.text, all.args, "user_id", scanUserSummary))
 }
 
 // noStats stands for the totals of a list whose figures are left out.
@@ -245,27 +266,17 @@ func (e *Engine) companyUsers(ctx context.Context, app, company string) ([]any, 
 func (e *Engine) countedPage(ctx context.Context, count sqlExpr, q ListSpec, base string, args []any, group string,
 	scan func(*sql.Rows) (string, any, error)) ([]any, int64, error) {
 	var total int64
-	rows, err := e.query(ctx, count.text, count.args...)
-	if err != nil {
+	if err := e.queryRow(ctx, count, &total); err != nil {
 		return nil, 0, fmt.Errorf("count %s: %w", group, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := rows.Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("count %s: %w", group, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("count %s: %w", group, err)
-	}
-	rows.Close()
 	list, err := e.pageOf(ctx, q, base, args, group, scan)
 	return list, total, err
 }
 
-// pageOf runs a list statement with the sort, paging and p95 of q. When
-// sorting by p95, every entity's p95 is computed first and the page is cut
-// in Go.
+// pageOf runs a list statement with the sort, paging and p95 of q. Sorted
+// by p95, the statement lists every entity, their p95s are computed
+// meanwhile, and the page is cut in Go (the users' list on DuckDB takes
+// usersByP95's two passes instead, p95page.go).
 func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any, group string,
 	scan func(*sql.Rows) (string, any, error)) ([]any, error) {
 	dir := "ASC"
@@ -277,72 +288,67 @@ func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any
 	if !byP95 {
 		stmt += " ORDER BY " + listSorts[q.Sort] + " " + dir + " NULLS LAST, id ASC LIMIT " + strconv.Itoa(q.Limit) + " OFFSET " + strconv.Itoa(q.Offset)
 	}
+	// Sorted by p95, every entity's p95 is needed; its statement reads the
+	// histograms while this one reads the totals.
+	var p95 map[string]float64
+	var p95Err error
+	done := make(chan struct{})
+	if byP95 && !q.noStats {
+		go func() {
+			defer close(done)
+			p95, p95Err = e.p95By(ctx, q.AppID, q.Range, group, nil)
+		}()
+	} else {
+		close(done)
+	}
+	defer func() { <-done }()
 	rows, err := e.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", group, err)
 	}
-	type item struct {
-		id string
-		v  any
-	}
-	var items []item
+	var items []pageItem
 	for rows.Next() {
 		id, v, err := scan(rows)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list %s: %w", group, err)
 		}
-		items = append(items, item{id, v})
+		items = append(items, pageItem{id, v})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", group, err)
 	}
-	var ids []string
-	if !byP95 {
-		ids = []string{}
+	<-done
+	if p95Err != nil {
+		return nil, p95Err
+	}
+	if p95 == nil {
+		p95 = map[string]float64{}
+	}
+	switch {
+	case byP95:
+		sortByValue(items, p95, q.Desc)
+		items = items[min(q.Offset, len(items)):min(q.Offset+q.Limit, len(items))]
+	case !q.noStats:
+		ids := []string{}
 		for _, it := range items {
 			ids = append(ids, it.id)
 		}
-	}
-	p95 := map[string]float64{}
-	if !q.noStats {
-		var err error
 		if p95, err = e.p95By(ctx, q.AppID, q.Range, group, ids); err != nil {
 			return nil, err
 		}
 	}
-	set := func(v any, p *float64) {
-		switch x := v.(type) {
-		case *UserSummary:
-			x.LatencyP95 = p
-		case *CompanySummary:
-			x.LatencyP95 = p
-		}
-	}
-	for _, it := range items {
-		if p, ok := p95[it.id]; ok {
-			set(it.v, &p)
-		}
-	}
-	if byP95 {
-		sortItems := func(i, j int) bool {
-			a, aok := p95[items[i].id]
-			b, bok := p95[items[j].id]
-			if aok != bok {
-				return aok
-			}
-			if a != b {
-				return (a > b) == q.Desc
-			}
-			return items[i].id < items[j].id
-		}
-		sortSlice(len(items), sortItems, func(i, j int) { items[i], items[j] = items[j], items[i] })
-		lo, hi := min(q.Offset, len(items)), min(q.Offset+q.Limit, len(items))
-		items = items[lo:hi]
-	}
 	out := make([]any, len(items))
 	for i, it := range items {
+		if p, ok := p95[it.id]; ok {
+			switch x := it.v.(type) {
+			case *UserSummary:
+				x.LatencyP95 = &p
+			case *CompanySummary:
+				x.LatencyP95 = &p
+			}
+		}
 		out[i] = it.v
 	}
 	return out, nil
