@@ -27,9 +27,8 @@ const bandShift = 3
 // every user's p95.
 const maxWindow = 1000
 
-// usersByP95 is the users' list sorted by p95 on DuckDB: count counts the
-// users listed, ids lists their ids, and list gives the summaries of some
-// of them.
+// usersByP95 is the users' list sorted by p95 on DuckDB: ids lists the
+// ids of the users listed, and list gives the summaries of some of them.
 //
 // The p95 of every user costs a hash aggregate of every (user, bucket)
 // pair of the range (docs/performance.md), so the sort takes two passes.
@@ -46,20 +45,18 @@ const maxWindow = 1000
 // tenth of the users', and their p95s crowd into a band or two, so the
 // second pass would compute most of them again (on the benchmark, 171 ms
 // against 89 for one pass).
-func (e *Engine) usersByP95(ctx context.Context, count, ids sqlExpr, list func(only []string) (sqlExpr, error),
+func (e *Engine) usersByP95(ctx context.Context, ids sqlExpr, list func(only []string) (sqlExpr, error),
 	q ListSpec) ([]any, int64, error) {
-	var total int64
-	if err := e.queryRow(ctx, count, &total); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
 	var items []pageItem
 	if err := e.queryRows(ctx, ids, func(rows *sql.Rows) error {
-		var it pageItem
-		items = append(items, it)
-		return rows.Scan(&items[len(items)-1].id)
+		var id string
+		err := rows.Scan(&id)
+		items = append(items, pageItem{id: id})
+		return err
 	}); err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
+	total := int64(len(items))
 	lo, hi := min(q.Offset, len(items)), min(q.Offset+q.Limit, len(items))
 	if lo == hi {
 		return []any{}, total, nil

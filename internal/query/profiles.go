@@ -230,7 +230,7 @@ func (e *Engine) Users(ctx context.Context, q ListSpec) ([]UserSummary, int64, e
 	}
 	if q.Sort == "latency_p95" && !q.noStats {
 		ids := sqlExpr{"SELECT u.user_id FROM users u WHERE " + strings.Join(where, " AND "), wargs}
-		return listOf[UserSummary](e.usersByP95(ctx, count, ids, list, q))
+		return listOf[UserSummary](e.usersByP95(ctx, ids, list, q))
 	}
 	all, err := list(nil)
 	if err != nil {
