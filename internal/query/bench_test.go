@@ -248,6 +248,11 @@ func benchDashboard(b *testing.B, s store.Store, now time.Time) {
 				Metrics: []query.Metric{query.Count, query.UniqueUsers, query.ErrorRate, query.Rejected}})
 			return err
 		}},
+		{"segmentation/user-by-p95-30d", func() error {
+			_, err := e.Segmentation(ctx, query.SegSpec{AppID: benchApp, Range: month, GroupBy: []query.Field{*fieldOf("user_id")},
+				Metrics: []query.Metric{query.Count, query.ErrorRate, query.LatencyP95}, Sort: "latency_p95", Desc: true, Limit: 50})
+			return err
+		}},
 		{"segmentation/raw-user-agent-24h", func() error {
 			_, err := e.Segmentation(ctx, query.SegSpec{AppID: benchApp, Range: day, GroupBy: []query.Field{*fieldOf("user_agent")},
 				Metrics: []query.Metric{query.Count, query.LatencyP95}})

@@ -415,12 +415,12 @@ func (e *Engine) rank(ctx context.Context, s aggSpec, m Metric, groupIdx int, de
 	before := len(res.order)
 	if fam == famHistogram && !e.onClickHouse() {
 		// DuckDB's percentiles are computed in Go (quantiles.go), so is
-		// their ranking.
-		all := newAggResult()
-		if err := e.runFamily(ctx, fam, &sp, ms, all, ""); err != nil {
+		// their ranking (bands.go).
+		all, keys, err := e.rankPercentile(ctx, sp, m, desc, limit)
+		if err != nil {
 			return nil, err
 		}
-		for _, k := range rankInGo(all, m, desc, limit) {
+		for _, k := range keys {
 			row := all.rows[k]
 			*res.get(row.t, row.groups, row.other) = *row
 		}

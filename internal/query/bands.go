@@ -71,13 +71,7 @@ func (e *Engine) usersByP95(ctx context.Context, ids sqlExpr, list func(only []s
 		b, bok := bands[items[j].id]
 		return aok == bok && a == b
 	}
-	start, end := lo, hi
-	for start > 0 && sameBand(start-1, lo) {
-		start--
-	}
-	for end < len(items) && sameBand(end, hi-1) {
-		end++
-	}
+	start, end := bandWindow(len(items), lo, hi, sameBand)
 	window := items[start:end]
 	var p95 map[string]float64
 	var byID map[string]*UserSummary
@@ -177,13 +171,30 @@ func sortByValue(items []pageItem, v map[string]float64, desc bool) {
 	})
 }
 
-// p95Bands computes each user's band of p95 (see usersByP95). It reads
-// the statement's rows itself: runFamily's per-row bookkeeping cost a
-// third of the statement's time for the users' 4 811 rows on the
-// benchmark.
+// p95Bands computes each user's band of p95 (see usersByP95).
 func (e *Engine) p95Bands(ctx context.Context, app string, r Range) (map[string]float64, error) {
 	g, _ := ParseField("user_id")
-	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}, band: bandShift}
+	bands, err := e.bandsOf(ctx, aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(bands))
+	for k, b := range bands {
+		if id, ok := k.(string); ok && b != nil {
+			out[id] = float64(*b)
+		}
+	}
+	return out, nil
+}
+
+// bandsOf computes the band of the percentile s.pcts[0] of each group of
+// s, which has one group field and no time buckets: nil where the
+// percentile is undefined (every latency negative), the NULL group under
+// the key nil. It reads the statement's rows itself: runFamily's per-row
+// bookkeeping cost a third of the statement's time for the users' 4 811
+// rows on the benchmark.
+func (e *Engine) bandsOf(ctx context.Context, s aggSpec) (map[any]*int64, error) {
+	s.band = bandShift
 	if err := e.setSealed(ctx, &s); err != nil {
 		return nil, err
 	}
@@ -193,26 +204,108 @@ func (e *Engine) p95Bands(ctx context.Context, app string, r Range) (map[string]
 	}
 	rows, err := e.query(ctx, x.text, x.args...)
 	if err != nil {
-		return nil, fmt.Errorf("query: p95 bands: %w", err)
+		return nil, fmt.Errorf("query: percentile bands: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]float64{}
+	out := map[any]*int64{}
 	for rows.Next() {
-		var id any
+		var g any
 		var h []any
-		if err := rows.Scan(&id, &h); err != nil {
-			return nil, fmt.Errorf("query: p95 bands: %w", err)
+		if err := rows.Scan(&g, &h); err != nil {
+			return nil, fmt.Errorf("query: percentile bands: %w", err)
 		}
-		q, err := quantilesOf(h, s.pcts)
+		q, err := quantilesOf(h, s.pcts[:1])
 		if err != nil {
 			return nil, err
 		}
-		if id, ok := normalize(id).(string); ok && q[0] != nil {
-			out[id] = float64(*q[0])
-		}
+		out[normalize(g)] = q[0]
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: p95 bands: %w", err)
+		return nil, fmt.Errorf("query: percentile bands: %w", err)
 	}
 	return out, nil
+}
+
+// bandWindow widens the positions [lo, hi) of n entities sorted by band
+// to the ends of the bands at lo and hi-1; same says whether the
+// entities at two positions share a band.
+func bandWindow(n, lo, hi int, same func(i, j int) bool) (start, end int) {
+	start, end = lo, hi
+	for start > 0 && same(start-1, lo) {
+		start--
+	}
+	for end < n && same(end, hi-1) {
+		end++
+	}
+	return start, end
+}
+
+// rankPercentile computes the groups of s and ranks them by percentile m
+// on DuckDB, returning their rows and the keys of the first limit. Ranked
+// by user alone, it takes usersByP95's two passes: each user's band of m,
+// then the exact m of the users in the bands the first limit reach into.
+// Other groups, and users too many of whom share those bands, have m
+// computed for every group.
+func (e *Engine) rankPercentile(ctx context.Context, s aggSpec, m Metric, desc bool, limit int) (*aggResult, []string, error) {
+	ms := []Metric{m}
+	every := func() (*aggResult, []string, error) {
+		all := newAggResult()
+		if err := e.runFamily(ctx, famHistogram, &s, ms, all, ""); err != nil {
+			return nil, nil, err
+		}
+		return all, rankInGo(all, m, desc, limit), nil
+	}
+	if !s.perUser() || s.topUsed || s.only != nil {
+		return every()
+	}
+	bands, err := e.bandsOf(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Sorted as rankInGo sorts, by band instead of percentile: those
+	// without one last, ties by group.
+	order := make([]any, 0, len(bands))
+	for g := range bands {
+		order = append(order, g)
+	}
+	slices.SortFunc(order, func(a, b any) int {
+		x, y := bands[a], bands[b]
+		switch {
+		case (x == nil) != (y == nil):
+			if x == nil {
+				return 1
+			}
+			return -1
+		case x != nil && *x != *y:
+			if desc {
+				return cmp.Compare(*y, *x)
+			}
+			return cmp.Compare(*x, *y)
+		}
+		return compareValues(a, b)
+	})
+	hi := min(limit, len(order))
+	if hi == 0 {
+		return newAggResult(), nil, nil
+	}
+	// Groups without a band have no percentile: their order is their
+	// groups', already final, so the window takes none past the limit.
+	sameBand := func(i, j int) bool {
+		a, b := bands[order[i]], bands[order[j]]
+		return a != nil && b != nil && *a == *b
+	}
+	_, end := bandWindow(len(order), 0, hi, sameBand)
+	if end > maxWindow {
+		return every()
+	}
+	es := s
+	es.only = make([][]any, end)
+	for i, g := range order[:end] {
+		es.only[i] = []any{g}
+	}
+	exact := newAggResult()
+	if err := e.runFamily(ctx, famHistogram, &es, ms, exact, ""); err != nil {
+		return nil, nil, err
+	}
+	return exact, rankInGo(exact, m, desc, limit), nil
 }

@@ -168,8 +168,45 @@ func usersPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*fl
 	return ids, p95s, total
 }
 
+// segByP95 is a segmentation by user sorted by p95: its users' ids and
+// p95s.
+func segByP95(t *testing.T, e *query.Engine, r query.Range, desc bool, limit int) ([]string, []*float64) {
+	t.Helper()
+	u, _ := query.ParseField("user_id")
+	rows, err := e.Segmentation(context.Background(), query.SegSpec{AppID: "app1", Range: r, GroupBy: []query.Field{u},
+		Metrics: []query.Metric{query.Count, query.LatencyP95}, Sort: "latency_p95", Desc: desc, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var p95s []*float64
+	for _, row := range rows {
+		id, _ := row["user_id"].(string)
+		ids = append(ids, id)
+		p, _ := row["latency_p95"].(*float64)
+		p95s = append(p95s, p)
+	}
+	return ids, p95s
+}
+
+// inRange keeps the ids of the users with events in the fixture's range,
+// the rows of a segmentation by user: every 17th user's events are before
+// it.
+func inRange(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		var u int
+		fmt.Sscanf(id, "u%04d", &u)
+		if u%17 != 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // TestListSortedByP95 pages the users and companies lists sorted by p95
-// both ways and checks every page against the order computed in Go. The
+// both ways, ranks the users in a segmentation by p95, and checks every
+// page against the order computed in Go. The
 // users' p95s crowd into a few histogram buckets on both sides of a band
 // edge (buckets 72 and 80 start bands of 8), so pages start and end
 // amid users tied on their band and on their bucket; some users have
@@ -223,6 +260,14 @@ func TestListSortedByP95(t *testing.T) {
 						t.Errorf("%s search %q company %q: users: %v", name, sub.search, sub.company, err)
 					}
 				}
+				if pg.offset == 0 {
+					// A segmentation by user sorted by p95 ranks the same.
+					got, p95s := segByP95(t, e, f.r, desc, pg.limit)
+					want := inRange(sortedByP95(f.userP95, desc))
+					if err := samePage(got, p95s, want[:min(pg.limit, len(want))], f.userP95); err != nil {
+						t.Errorf("%s: segmentation: %v", name, err)
+					}
+				}
 				if pg.offset >= companies+5 {
 					continue
 				}
@@ -247,9 +292,9 @@ func TestListSortedByP95(t *testing.T) {
 	}
 }
 
-// TestListSortedByP95Crowded pages the users sorted by p95 when more
-// users share the page's band than the second pass takes by id: the
-// list then computes every user's p95.
+// TestListSortedByP95Crowded pages the users sorted by p95, and ranks
+// them in a segmentation, when more users share the page's band than the
+// second pass takes by id: every user's p95 is then computed.
 func TestListSortedByP95Crowded(t *testing.T) {
 	const users = 1300
 	f := newP95Fixture(t, users, 10, func(u int) int { return 3 + u%4 },
@@ -264,6 +309,11 @@ func TestListSortedByP95Crowded(t *testing.T) {
 				if err := samePage(got, p95s, want, f.userP95); err != nil {
 					t.Errorf("%s: %v", name, err)
 				}
+			}
+			got, p95s := segByP95(t, e, f.r, desc, 50)
+			want := inRange(byP95)[:50]
+			if err := samePage(got, p95s, want, f.userP95); err != nil {
+				t.Errorf("%s desc=%v: segmentation: %v", ename, desc, err)
 			}
 		}
 	}
