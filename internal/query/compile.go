@@ -318,7 +318,7 @@ type aggSpec struct {
 	textGroups bool
 	pcts       []int
 	// band, when not zero, merges the histogram's buckets band bits at a
-	// time: the percentiles are then bands (p95page.go). DuckDB only.
+	// time: the percentiles are then bands (bands.go). DuckDB only.
 	band uint
 	// marks: where the rollups end, and the app's span (derived.go).
 	marks

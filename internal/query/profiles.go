@@ -276,7 +276,7 @@ func (e *Engine) countedPage(ctx context.Context, count sqlExpr, q ListSpec, bas
 // pageOf runs a list statement with the sort, paging and p95 of q. Sorted
 // by p95, the statement lists every entity, their p95s are computed
 // meanwhile, and the page is cut in Go (the users' list on DuckDB takes
-// usersByP95's two passes instead, p95page.go).
+// usersByP95's two passes instead, bands.go).
 func (e *Engine) pageOf(ctx context.Context, q ListSpec, base string, args []any, group string,
 	scan func(*sql.Rows) (string, any, error)) ([]any, error) {
 	dir := "ASC"
