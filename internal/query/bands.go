@@ -155,20 +155,38 @@ func sortByValue(items []pageItem, v map[string]float64, desc bool) {
 	slices.SortFunc(items, func(a, b pageItem) int {
 		x, xok := v[a.id]
 		y, yok := v[b.id]
-		switch {
-		case xok != yok:
-			if xok {
-				return -1
-			}
-			return 1
-		case x != y:
-			if desc {
-				return cmp.Compare(y, x)
-			}
-			return cmp.Compare(x, y)
+		if c := cmpPresentFirst(x, xok, y, yok, desc); c != 0 {
+			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
+}
+
+// cmpPresentFirst orders two values that may be absent (ok false) as the
+// sorts by a metric do: present before absent, then ascending, or
+// descending when desc; 0 when neither goes first.
+func cmpPresentFirst[T cmp.Ordered](x T, xok bool, y T, yok bool, desc bool) int {
+	switch {
+	case xok != yok:
+		if xok {
+			return -1
+		}
+		return 1
+	case !xok:
+		return 0
+	case desc:
+		return cmp.Compare(y, x)
+	}
+	return cmp.Compare(x, y)
+}
+
+// deref is *p, and whether p is not nil.
+func deref[T any](p *T) (T, bool) {
+	var zero T
+	if p == nil {
+		return zero, false
+	}
+	return *p, true
 }
 
 // p95Bands computes each user's band of p95 (see usersByP95).
@@ -269,18 +287,10 @@ func (e *Engine) rankPercentile(ctx context.Context, s aggSpec, m Metric, desc b
 		order = append(order, g)
 	}
 	slices.SortFunc(order, func(a, b any) int {
-		x, y := bands[a], bands[b]
-		switch {
-		case (x == nil) != (y == nil):
-			if x == nil {
-				return 1
-			}
-			return -1
-		case x != nil && *x != *y:
-			if desc {
-				return cmp.Compare(*y, *x)
-			}
-			return cmp.Compare(*x, *y)
+		x, xok := deref(bands[a])
+		y, yok := deref(bands[b])
+		if c := cmpPresentFirst(x, xok, y, yok, desc); c != 0 {
+			return c
 		}
 		return compareValues(a, b)
 	})

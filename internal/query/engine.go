@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -433,18 +432,3 @@ func (e *Engine) rank(ctx context.Context, s aggSpec, m Metric, groupIdx int, de
 	}
 	return out, nil
 }
-
-// sortSlice is sort.Slice over an index-based swap, for parallel slices.
-func sortSlice(n int, less func(i, j int) bool, swap func(i, j int)) {
-	sort.Sort(funcSorter{n, less, swap})
-}
-
-type funcSorter struct {
-	n    int
-	less func(i, j int) bool
-	swap func(i, j int)
-}
-
-func (s funcSorter) Len() int           { return s.n }
-func (s funcSorter) Less(i, j int) bool { return s.less(i, j) }
-func (s funcSorter) Swap(i, j int)      { s.swap(i, j) }

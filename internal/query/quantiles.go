@@ -79,17 +79,10 @@ func rankInGo(res *aggResult, m Metric, desc bool, limit int) []string {
 	keys := append([]string{}, res.order...)
 	slices.SortStableFunc(keys, func(a, b string) int {
 		ra, rb := res.rows[a], res.rows[b]
-		va, vb := ra.value(m), rb.value(m)
-		switch {
-		case va == nil && vb != nil:
-			return 1
-		case va != nil && vb == nil:
-			return -1
-		case va != nil && *va != *vb:
-			if desc {
-				return cmp.Compare(*vb, *va)
-			}
-			return cmp.Compare(*va, *vb)
+		va, vaok := deref(ra.value(m))
+		vb, vbok := deref(rb.value(m))
+		if c := cmpPresentFirst(va, vaok, vb, vbok, desc); c != 0 {
+			return c
 		}
 		for i := range ra.groups {
 			if c := compareValues(ra.groups[i], rb.groups[i]); c != 0 {
