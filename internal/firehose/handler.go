@@ -139,6 +139,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	default:
+		reqbody.Discard(w, r, h.cfg.MaxBodyBytes)
 		h.reply(w, http.StatusServiceUnavailable, reqID, "too many deliveries in progress; retry")
 		return
 	}

@@ -127,6 +127,7 @@ func (h *Handler) serve(ep endpoint, w http.ResponseWriter, r *http.Request) {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	default:
+		reqbody.Discard(w, r, h.cfg.MaxBodyBytes)
 		h.reply(w, ep, http.StatusServiceUnavailable, "too many requests in progress; retry")
 		return
 	}

@@ -180,9 +180,10 @@ func TestOverload(t *testing.T) {
 		switch st {
 		case http.StatusOK, http.StatusServiceUnavailable:
 		case 0:
-			// Refused before its body was read, the connection closes
-			// under a sender still writing; it may see the reset instead
-			// of the 503. Retried all the same, but it must be rare.
+			// The server reads a refused delivery's body to its end
+			// before it answers (reqbody.Discard): closed under a sender
+			// still writing, the connection would reset and lose the
+			// 503. Retried all the same, but it must be rare.
 			if total := statuses[200] + statuses[503] + n; n*100 > total {
 				t.Errorf("%d of %d deliveries got no answer", n, total)
 			}

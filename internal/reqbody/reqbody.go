@@ -66,7 +66,8 @@ func (e *Error) Error() string { return e.Msg }
 
 // Read reads r's body into buf (reset first), within lim and budget. It
 // returns how much budget it reserved, which the caller releases once done
-// with buf, and an *Error when the body was refused.
+// with buf, and an *Error when the body was refused. Refused for want of
+// budget, the body is read to its end (Discard) with nothing reserved.
 func Read(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, lim Limits, budget *Budget) (reserved int64, err error) {
 	buf.Reset()
 	body := io.Reader(http.MaxBytesReader(w, r.Body, lim.MaxBytes))
@@ -102,7 +103,9 @@ func Read(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, lim Limits,
 		chunk := min(step, limit+1-int64(buf.Len()))
 		if need := min(int64(buf.Len())+chunk, limit) - reserved; need > 0 {
 			if !budget.Reserve(need) {
-				return reserved, &Error{http.StatusServiceUnavailable, "collector is at its memory limit; retry"}
+				budget.Release(reserved)
+				Discard(w, r, lim.MaxBytes)
+				return 0, &Error{http.StatusServiceUnavailable, "collector is at its memory limit; retry"}
 			}
 			reserved += need
 		}
@@ -117,6 +120,15 @@ func Read(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, lim Limits,
 			return reserved, nil
 		}
 	}
+}
+
+// Discard reads what is left of r's body, at most max bytes more. A
+// request refused with a status to retry (503) before its body is read
+// calls it: closed under a sender still writing, the connection resets,
+// and the reset can reach the sender before the answer does, which it
+// then never reads.
+func Discard(w http.ResponseWriter, r *http.Request, max int64) {
+	io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, max))
 }
 
 func readStatus(err error) int {

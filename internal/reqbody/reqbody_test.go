@@ -76,3 +76,31 @@ func TestBudgetIsShared(t *testing.T) {
 		t.Fatal("released bytes are free again")
 	}
 }
+
+// TestRefusedBodyIsReadToItsEnd: a body refused for want of budget, part
+// of it read already, is read to its end with nothing left reserved, and
+// Discard reads no more than it is allowed.
+func TestRefusedBodyIsReadToItsEnd(t *testing.T) {
+	lim := Limits{MaxBytes: 8 << 20, MaxDecoded: 8 << 20}
+	budget := NewBudget(3 << 20) // a step or two, then refused
+	body := bytes.NewReader(make([]byte, 6<<20))
+	r := httptest.NewRequest(http.MethodPost, "/", body)
+	var buf bytes.Buffer
+	reserved, err := Read(httptest.NewRecorder(), r, &buf, lim, budget)
+	var be *Error
+	if !errors.As(err, &be) || be.Status != http.StatusServiceUnavailable {
+		t.Fatalf("got %v, want a 503", err)
+	}
+	if reserved != 0 || !budget.Reserve(3<<20) {
+		t.Fatalf("reserved %d after the refusal; want the whole budget free", reserved)
+	}
+	if body.Len() != 0 {
+		t.Fatalf("%d bytes of the refused body left unread", body.Len())
+	}
+
+	long := bytes.NewReader(make([]byte, 3<<20))
+	Discard(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", long), 1<<20)
+	if read := 3<<20 - long.Len(); read < 1<<20 || read > 1<<20+64<<10 {
+		t.Fatalf("Discard read %d bytes of a longer body, want about its limit of %d", read, 1<<20)
+	}
+}
