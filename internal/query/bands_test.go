@@ -151,6 +151,24 @@ func samePage(got []string, p95s []*float64, ids []string, ref map[string]*float
 	return nil
 }
 
+// companiesPage lists a page of the companies sorted by p95: their ids
+// and p95s.
+func companiesPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*float64) {
+	t.Helper()
+	q.AppID, q.Sort = "app1", "latency_p95"
+	list, _, err := e.Companies(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var p95s []*float64
+	for _, c := range list {
+		ids = append(ids, c.CompanyID)
+		p95s = append(p95s, c.LatencyP95)
+	}
+	return ids, p95s
+}
+
 // usersPage lists a page of the users sorted by p95: their ids and p95s.
 func usersPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*float64, int64) {
 	t.Helper()
@@ -212,7 +230,6 @@ func inRange(ids []string) []string {
 // amid users tied on their band and on their bucket; some users have
 // no latency, and some no event in the range.
 func TestListSortedByP95(t *testing.T) {
-	ctx := context.Background()
 	const users, companies = 240, 30
 	f := newP95Fixture(t, users, companies, func(u int) int { return 20 + u%13 },
 		func(u int) int { return 66 + (u*7)%16 }) // buckets 66 to 81
@@ -271,17 +288,7 @@ func TestListSortedByP95(t *testing.T) {
 				if pg.offset >= companies+5 {
 					continue
 				}
-				clist, _, err := e.Companies(ctx, query.ListSpec{AppID: "app1", Range: f.r, Sort: "latency_p95", Desc: desc,
-					Offset: pg.offset, Limit: pg.limit})
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				var p95s []*float64
-				for _, c := range clist {
-					got = append(got, c.CompanyID)
-					p95s = append(p95s, c.LatencyP95)
-				}
+				got, p95s := companiesPage(t, e, query.ListSpec{Range: f.r, Desc: desc, Offset: pg.offset, Limit: pg.limit})
 				want := sortedByP95(f.coP95, desc)
 				want = want[min(pg.offset, companies):min(pg.offset+pg.limit, companies)]
 				if err := samePage(got, p95s, want, f.coP95); err != nil {
