@@ -206,42 +206,10 @@ func (e *Engine) p95Bands(ctx context.Context, app string, r Range) (map[string]
 }
 
 // bandsOf computes the band of the percentile s.pcts[0] of each group of
-// s, which has one group field and no time buckets: nil where the
-// percentile is undefined (every latency negative), the NULL group under
-// the key nil. It reads the statement's rows itself: runFamily's per-row
-// bookkeeping cost a third of the statement's time for the users' 4 811
-// rows on the benchmark.
+// s, as percentilesOf does the bucket.
 func (e *Engine) bandsOf(ctx context.Context, s aggSpec) (map[any]*int64, error) {
 	s.band = bandShift
-	if err := e.setSealed(ctx, &s); err != nil {
-		return nil, err
-	}
-	x, _, err := e.c.build(famHistogram, &s, e.rollups)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := e.query(ctx, x.text, x.args...)
-	if err != nil {
-		return nil, fmt.Errorf("query: percentile bands: %w", err)
-	}
-	defer rows.Close()
-	out := map[any]*int64{}
-	for rows.Next() {
-		var g any
-		var h []any
-		if err := rows.Scan(&g, &h); err != nil {
-			return nil, fmt.Errorf("query: percentile bands: %w", err)
-		}
-		q, err := quantilesOf(h, s.pcts[:1])
-		if err != nil {
-			return nil, err
-		}
-		out[normalize(g)] = q[0]
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: percentile bands: %w", err)
-	}
-	return out, nil
+	return e.percentilesOf(ctx, s)
 }
 
 // bandWindow widens the positions [lo, hi) of n entities sorted by band

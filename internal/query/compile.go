@@ -320,6 +320,9 @@ type aggSpec struct {
 	// band, when not zero, merges the histogram's buckets band bits at a
 	// time: the percentiles are then bands (bands.go). DuckDB only.
 	band uint
+	// hashed groups by the hash() of the one group (hashkeys.go). DuckDB
+	// only.
+	hashed bool
 	// marks: where the rollups end, and the app's span (derived.go).
 	marks
 }
@@ -480,6 +483,9 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		needUser = needUser || nu
 		if s.textGroups && g.Kind != KindString {
 			x.text = c.d.ToText(x.text)
+		}
+		if s.hashed {
+			x.text = "hash(" + x.text + ")"
 		}
 		groupExprs[i] = x
 	}

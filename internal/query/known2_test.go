@@ -298,6 +298,34 @@ func TestKnownUsersAndEvents(t *testing.T) {
 		if len(companies) > 0 {
 			t.Errorf("companies missing from the list: %v", companies)
 		}
+		// Sorted by p95, the list holds the same companies and p95s, in
+		// their order; on DuckDB every company's p95 is computed grouped
+		// by the hashes of the ids (the anonymous calls' NULL company
+		// included), which map back to the ids.
+		byP95, _, err := e.Companies(ctx, query.ListSpec{AppID: k.f.app, Range: r, Sort: "latency_p95", Desc: true, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(byP95) != len(clist) {
+			t.Errorf("%s: %d companies sorted by p95, %d by id", ename, len(byP95), len(clist))
+		}
+		p95 := map[string]*float64{}
+		for _, c := range clist {
+			p95[c.CompanyID] = c.LatencyP95
+		}
+		for i, c := range byP95 {
+			if want, ok := p95[c.CompanyID]; !ok || fmtv(want) != fmtv(c.LatencyP95) {
+				t.Errorf("%s: company %s sorted by p95: p95 %s, want %s", ename, c.CompanyID, fmtv(c.LatencyP95), fmtv(want))
+			}
+			if i > 0 && !sortedDesc(byP95[i-1].LatencyP95, byP95[i-1].CompanyID, c.LatencyP95, c.CompanyID) {
+				t.Errorf("%s: companies not sorted by p95 then id at %d", ename, i)
+			}
+		}
+		if !strings.HasPrefix(ename, "clickhouse") {
+			if ok, err := e.CompanyKeysMapBack(ctx, k.f.app, r); err != nil || !ok {
+				t.Errorf("%s: the companies' hashed keys map back: %v (%v)", ename, ok, err)
+			}
+		}
 	}
 	// The event log, 5xx only, in pages of 37.
 	var want []*event.Event
@@ -353,4 +381,18 @@ func TestKnownUsersAndEvents(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sortedDesc reports whether (p, id) may come before (q, id2) in a list
+// sorted by p95 descending: those without one last, ties by id.
+func sortedDesc(p *float64, id string, q *float64, id2 string) bool {
+	switch {
+	case p == nil && q == nil, p != nil && q != nil && *p == *q:
+		return id < id2
+	case p == nil:
+		return false
+	case q == nil:
+		return true
+	}
+	return *p > *q
 }

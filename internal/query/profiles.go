@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatescope/gatescope/internal/query/rollup"
 	"github.com/gatescope/gatescope/internal/store"
 )
 
@@ -143,6 +144,19 @@ func (e *Engine) statsFor(ctx context.Context, app string, r Range, group string
 func (e *Engine) p95By(ctx context.Context, app string, r Range, group string, ids []string) (map[string]float64, error) {
 	g, _ := ParseField(group)
 	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
+	if ids == nil && !e.onClickHouse() {
+		bs, err := e.percentilesOf(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]float64{}
+		for k, b := range bs {
+			if id, ok := k.(string); ok && b != nil {
+				out[id] = rollup.Value(int(*b))
+			}
+		}
+		return out, nil
+	}
 	if ids != nil {
 		if len(ids) == 0 {
 			return map[string]float64{}, nil
