@@ -325,3 +325,76 @@ func TestListSortedByP95Crowded(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentationByUserSortedByP95 asks a segmentation by user sorted by
+// p95 for every metric, cut to a few users and whole: the rows must be the
+// users the histograms rank first, ties by id and the anonymous calls'
+// NULL user last, each with its own figures.
+func TestSegmentationByUserSortedByP95(t *testing.T) {
+	k := newKnownEnv(t)
+	ctx := context.Background()
+	r := query.Range{From: k.f.start.Add(2*time.Hour + 10*time.Minute), To: k.f.start.Add(50 * time.Hour)}
+	const null = "\U0010FFFF"
+	want := map[string]*figures{}
+	for i := range k.f.events {
+		ev := &k.f.events[i]
+		if ev.Time.Before(r.From) || !ev.Time.Before(r.To) {
+			continue
+		}
+		key := ev.UserID
+		if key == "" {
+			key = null
+		}
+		if want[key] == nil {
+			want[key] = newFigures()
+		}
+		want[key].add(ev, k.company(ev))
+	}
+	// The order the engine's histograms give, ties by id, NULL last (its
+	// key sorts after every id).
+	p95 := map[string]*float64{}
+	for key, f := range want {
+		p95[key] = bucketP95(f.lat)
+	}
+	u, _ := query.ParseField("user_id")
+	for ename, e := range k.engines {
+		for _, desc := range []bool{true, false} {
+			order := sortedByP95(p95, desc)
+			for _, limit := range []int{1, 7, 20, 1000} {
+				name := fmt.Sprintf("%s desc=%v limit=%d", ename, desc, limit)
+				rows, err := e.Segmentation(ctx, query.SegSpec{AppID: k.f.app, Range: r, GroupBy: []query.Field{u},
+					Metrics: query.Metrics, Sort: "latency_p95", Desc: desc, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantIDs := order[:min(limit, len(order))]
+				var got []string
+				for _, row := range rows {
+					key := null
+					if v, ok := row["user_id"].(string); ok {
+						key = v
+					}
+					got = append(got, key)
+					f := want[key]
+					if f == nil {
+						t.Errorf("%s: unexpected user %q", name, key)
+						continue
+					}
+					for _, m := range query.Metrics {
+						g, _ := row[string(m)].(*float64)
+						if w := f.metric(string(m)); !close(string(m), g, w) {
+							t.Errorf("%s: user %q: %s = %s, want %s", name, key, m, fmtv(g), fmtv(w))
+						}
+					}
+				}
+				// ClickHouse ranks by its exact percentiles, not buckets.
+				if !strings.HasPrefix(ename, "clickhouse") && !slices.Equal(got, wantIDs) {
+					t.Errorf("%s: users %q, want %q", name, got, wantIDs)
+				}
+				if len(got) != len(wantIDs) {
+					t.Errorf("%s: %d rows, want %d", name, len(got), len(wantIDs))
+				}
+			}
+		}
+	}
+}
