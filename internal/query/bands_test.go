@@ -380,12 +380,7 @@ func TestSegmentationByUserSortedByP95(t *testing.T) {
 						t.Errorf("%s: unexpected user %q", name, key)
 						continue
 					}
-					for _, m := range query.Metrics {
-						g, _ := row[string(m)].(*float64)
-						if w := f.metric(string(m)); !close(string(m), g, w) {
-							t.Errorf("%s: user %q: %s = %s, want %s", name, key, m, fmtv(g), fmtv(w))
-						}
-					}
+					sameFigures(t, fmt.Sprintf("%s: user %q", name, key), row, f)
 				}
 				// ClickHouse ranks by its exact percentiles, not buckets.
 				if !strings.HasPrefix(ename, "clickhouse") && !slices.Equal(got, wantIDs) {

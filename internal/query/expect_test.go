@@ -4,9 +4,11 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/event"
+	"github.com/gatescope/gatescope/internal/query"
 )
 
 // This file computes expected answers with plain loops over the events the
@@ -133,6 +135,18 @@ func close(m string, got, want *float64) bool {
 		return math.Abs(*got-*want) <= 0.1/2.1**want+1e-9
 	}
 	return math.Abs(*got-*want) <= 1e-9*math.Max(1, math.Abs(*want))
+}
+
+// sameFigures reports each metric of a segmentation row that differs
+// from f's; what names the row.
+func sameFigures(t *testing.T, what string, row map[string]any, f *figures) {
+	t.Helper()
+	for _, m := range query.Metrics {
+		got, _ := row[string(m)].(*float64)
+		if w := f.metric(string(m)); !close(string(m), got, w) {
+			t.Errorf("%s: %s = %s, want %s", what, m, fmtv(got), fmtv(w))
+		}
+	}
 }
 
 // bucketOf is the start of the UTC-aligned or zone-calendar bucket of t.

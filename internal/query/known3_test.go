@@ -87,12 +87,7 @@ func TestKnownCompanyFilters(t *testing.T) {
 						t.Errorf("%s/%s: unexpected group %q", fc.name, ename, key)
 						continue
 					}
-					for _, m := range query.Metrics {
-						got, _ := row[string(m)].(*float64)
-						if w := f.metric(string(m)); !close(string(m), got, w) {
-							t.Errorf("%s/%s/%q: %s = %s, want %s", fc.name, ename, key, m, fmtv(got), fmtv(w))
-						}
-					}
+					sameFigures(t, fmt.Sprintf("%s/%s/%q", fc.name, ename, key), row, f)
 				}
 			}
 		}

@@ -229,12 +229,7 @@ func TestKnownGroups(t *testing.T) {
 							t.Errorf("%s: row for unknown group %q", gname, key)
 							continue
 						}
-						for _, mm := range query.Metrics {
-							got, _ := row[string(mm)].(*float64)
-							if w := f.metric(string(mm)); !close(string(mm), got, w) {
-								t.Errorf("%s/%s/%s: group %q %s = %s, want %s", gname, fc.name, ename, key, mm, fmtv(got), fmtv(w))
-							}
-						}
+						sameFigures(t, fmt.Sprintf("%s/%s/%s: group %q", gname, fc.name, ename, key), row, f)
 						cur, _ := row[string(m)].(*float64)
 						if i > 0 && prev != nil && cur != nil && *cur > *prev+1e-9 {
 							t.Errorf("%s/%s: rows not sorted by %s desc", gname, ename, m)
