@@ -288,10 +288,7 @@ func (e *Engine) rankPercentile(ctx context.Context, s aggSpec, m Metric, desc b
 	}
 	// Groups without a band have no percentile: their order is their
 	// groups', already final, so the window takes none past the limit.
-	sameBand := func(i, j int) bool {
-		a, b := bands[order[i]], bands[order[j]]
-		return a != nil && b != nil && *a == *b
-	}
+	sameBand := func(i, j int) bool { return bs[i].ok && bs[j].ok && bs[i].b == bs[j].b }
 	_, end := bandWindow(len(order), 0, hi, sameBand)
 	if end > maxWindow {
 		return every()

@@ -11,18 +11,10 @@ func (e *Engine) CompanyKeysMapBack(ctx context.Context, app string, r Range) (b
 		return false, nil
 	}
 	g, _ := ParseField("company_id")
-	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}, hashed: true}
+	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
 	if err := e.setSealed(ctx, &s); err != nil {
 		return false, err
 	}
-	byHash, err := e.percentileRows(ctx, s)
-	if err != nil {
-		return false, err
-	}
-	dict, unique, err := e.keyDict(ctx, app)
-	if err != nil {
-		return false, err
-	}
-	_, ok := unhash(byHash, dict, unique)
-	return ok && len(byHash) > 0, nil
+	out, ok, err := e.byHashes(ctx, s)
+	return ok && len(out) > 0, err
 }

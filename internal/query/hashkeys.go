@@ -64,9 +64,18 @@ func (e *Engine) percentilesOf(ctx context.Context, s aggSpec) (map[any]*int64, 
 	if err := e.setSealed(ctx, &s); err != nil {
 		return nil, err
 	}
-	if !s.hashable() {
-		return e.percentileRows(ctx, s)
+	if s.hashable() {
+		if out, ok, err := e.byHashes(ctx, s); err != nil || ok {
+			return out, err
+		}
 	}
+	return e.percentileRows(ctx, s)
+}
+
+// byHashes runs percentilesOf's statement of s, whose marks are set,
+// grouped by the hashes of its group, and maps them back to the ids; ok
+// is false when they cannot be (unhash).
+func (e *Engine) byHashes(ctx context.Context, s aggSpec) (out map[any]*int64, ok bool, err error) {
 	var dict map[uint64]any
 	var unique bool
 	var dictErr error
@@ -75,20 +84,17 @@ func (e *Engine) percentilesOf(ctx context.Context, s aggSpec) (map[any]*int64, 
 		defer close(done)
 		dict, unique, dictErr = e.keyDict(ctx, s.app)
 	}()
-	hs := s
-	hs.hashed = true
-	byHash, err := e.percentileRows(ctx, hs)
+	s.hashed = true
+	byHash, err := e.percentileRows(ctx, s)
 	<-done
+	if err == nil {
+		err = dictErr
+	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if dictErr != nil {
-		return nil, dictErr
-	}
-	if out, ok := unhash(byHash, dict, unique); ok {
-		return out, nil
-	}
-	return e.percentileRows(ctx, s)
+	out, ok = unhash(byHash, dict, unique)
+	return out, ok, nil
 }
 
 // unhash maps the keys of byHash, hashes, back to ids through dict; ok is
