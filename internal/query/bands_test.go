@@ -160,12 +160,7 @@ func companiesPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	var p95s []*float64
-	for _, c := range list {
-		ids = append(ids, c.CompanyID)
-		p95s = append(p95s, c.LatencyP95)
-	}
+	ids, p95s := idsAndP95s(list, func(c query.CompanySummary) (string, *float64) { return c.CompanyID, c.LatencyP95 })
 	return ids, p95s
 }
 
@@ -177,12 +172,7 @@ func usersPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*fl
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	var p95s []*float64
-	for _, u := range list {
-		ids = append(ids, u.UserID)
-		p95s = append(p95s, u.LatencyP95)
-	}
+	ids, p95s := idsAndP95s(list, func(u query.UserSummary) (string, *float64) { return u.UserID, u.LatencyP95 })
 	return ids, p95s, total
 }
 
@@ -196,12 +186,20 @@ func segByP95(t *testing.T, e *query.Engine, r query.Range, desc bool, limit int
 	if err != nil {
 		t.Fatal(err)
 	}
+	return idsAndP95s(rows, func(row map[string]any) (string, *float64) {
+		id, _ := row["user_id"].(string)
+		p, _ := row["latency_p95"].(*float64)
+		return id, p
+	})
+}
+
+// idsAndP95s lists the ids and p95s of a page's items, as of reads them.
+func idsAndP95s[T any](items []T, of func(T) (string, *float64)) ([]string, []*float64) {
 	var ids []string
 	var p95s []*float64
-	for _, row := range rows {
-		id, _ := row["user_id"].(string)
+	for _, it := range items {
+		id, p := of(it)
 		ids = append(ids, id)
-		p, _ := row["latency_p95"].(*float64)
 		p95s = append(p95s, p)
 	}
 	return ids, p95s
