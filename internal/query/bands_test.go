@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatescope/gatescope/internal/event"
 	"github.com/gatescope/gatescope/internal/query"
+	"github.com/gatescope/gatescope/internal/store/duckdb"
 )
 
 // histBucket restates docs/api.md's latency histogram: bucket 0 holds
@@ -50,7 +51,11 @@ type p95Fixture struct {
 	r              query.Range
 	users, cos     int
 	userP95, coP95 map[string]*float64
-	engines        map[string]*query.Engine
+	// spanUserP95 and spanCoP95 are over every event, the range's and
+	// the earlier ones (which start the week, a Monday).
+	spanUserP95, spanCoP95 map[string]*float64
+	engines                map[string]*query.Engine
+	st                     *duckdb.Store
 }
 
 // newP95Fixture stores users users of cos companies (user u in company
@@ -66,6 +71,7 @@ func newP95Fixture(t *testing.T, users, cos int, n, top func(u int) int) *p95Fix
 	var links []event.UserUpdate
 	lat := map[string][]float64{}  // user -> latencies in the range
 	clat := map[string][]float64{} // company -> latencies in the range
+	slat, sclat := map[string][]float64{}, map[string][]float64{} // and over every event
 	for u := range users {
 		id := fmt.Sprintf("u%04d", u)
 		co := fmt.Sprintf("c%02d", u%cos)
@@ -92,21 +98,28 @@ func newP95Fixture(t *testing.T, users, cos int, n, top func(u int) int) *p95Fix
 				lat[id] = append(lat[id], ms)
 				clat[co] = append(clat[co], ms)
 			}
+			if ms != event.Absent {
+				slat[id] = append(slat[id], ms)
+				sclat[co] = append(sclat[co], ms)
+			}
 		}
 		f.userP95[id] = nil
 		f.coP95[co] = nil
 	}
+	f.spanUserP95, f.spanCoP95 = map[string]*float64{}, map[string]*float64{}
 	for id := range f.userP95 {
 		f.userP95[id] = bucketP95(lat[id])
+		f.spanUserP95[id] = bucketP95(slat[id])
 	}
 	for co := range f.coP95 {
 		f.coP95[co] = bucketP95(clat[co])
+		f.spanCoP95[co] = bucketP95(sclat[co])
 	}
 	rnd.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
-	s := openStore(t)
-	load(t, s, "app1", evs, links, 900)
-	f.engines = duckEngines(t, s)
+	f.st = openStore(t)
+	load(t, f.st, "app1", evs, links, 900)
+	f.engines = duckEngines(t, f.st)
 	return f
 }
 

@@ -198,6 +198,7 @@ type piece struct {
 	src      srcKind
 	day      bool      // the daily rollup table rather than the hourly one
 	week     bool      // and, with day, the weekly one (whole ISO weeks)
+	open     bool      // and, with day, the open week's (openweek.go)
 	from, to time.Time // [from, to); from may be zero (unbounded)
 	// since, when set, makes a user-route day piece stand for [since, to)
 	// in a distinct count: it keeps the rows whose last event is at or
@@ -218,6 +219,8 @@ func (p piece) table() string {
 		return rollup.UserHour
 	case p.src == srcUserRoute:
 		return rollup.UserRouteDay
+	case p.src == srcUserHist && p.open:
+		return rollup.UserHistOpen
 	case p.src == srcUserHist && p.week:
 		return rollup.UserHistWeek
 	case p.src == srcUserHist && p.day:
@@ -428,6 +431,9 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 	if fam == famDistinct && src == srcUserRoute {
 		pieces = distinctSince(pieces, s.iv, s.loc, s.sealed) // derived.go
 	}
+	if src == srcUserHist && s.iv == nil && !s.openTo.IsZero() {
+		pieces = spliceOpen(pieces, rollup.OpenWeek(s.openTo), s.openTo, s.first) // openweek.go
+	}
 	for _, p := range pieces {
 		x, err := c.piece(fam, s, p)
 		if err != nil {
@@ -568,6 +574,10 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		if !p.since.IsZero() {
 			where = append(where, "r.last_time >= ?")
 			wArgs = append(wArgs, p.since)
+		}
+		if p.open {
+			where = append(where, rollup.OpenGuardSQL)
+			wArgs = append(wArgs, p.to)
 		}
 	}
 	fx, nu, ok, err := c.forApp(s.app).where(p.src, s.filter)

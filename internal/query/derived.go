@@ -94,10 +94,11 @@ func (s *aggSpec) perUser() bool {
 
 // marks are where the rollups stand for a query of one app: sealed, where
 // the daily rollups end; done, where the hourly user histograms do; first,
-// the app's earliest event loaded (rollup.AppSpan). Zero times when there
-// are none.
+// the app's earliest event loaded (rollup.AppSpan); openTo, where the open
+// week's histograms (rollup.UserHistOpen) end. Zero times when there are
+// none.
 type marks struct {
-	sealed, done, first time.Time
+	sealed, done, first, openTo time.Time
 }
 
 // rollupMarks reads the marks for app's queries: all zero without rollups.
@@ -105,24 +106,26 @@ type marks struct {
 // come between: the pieces stay right as sealed and done only move on
 // (the raw events stay), and only the events of that load older than the
 // app's first can be missed, as if the query had come just before it.
+// openTo alone may move either way: the pieces that read from it hold it
+// to the statement's (openPiece, openweek.go).
 func (e *Engine) rollupMarks(ctx context.Context, app string) (marks, error) {
 	var m marks
 	if !e.rollups {
 		return m, nil
 	}
-	rows, err := e.st.Query(ctx, "SELECT s.sealed, s.done, a.first_time FROM "+rollup.State+
+	rows, err := e.st.Query(ctx, "SELECT s.sealed, s.done, a.first_time, s.open_to FROM "+rollup.State+
 		" s LEFT JOIN (SELECT first_time FROM "+rollup.AppSpan+" WHERE app_id = ?) a ON true", app)
 	if err != nil {
 		return m, fmt.Errorf("query: rollup state: %w", err)
 	}
 	defer rows.Close()
-	var ts [3]*time.Time
+	var ts [4]*time.Time
 	if rows.Next() {
-		if err := rows.Scan(&ts[0], &ts[1], &ts[2]); err != nil {
+		if err := rows.Scan(&ts[0], &ts[1], &ts[2], &ts[3]); err != nil {
 			return m, fmt.Errorf("query: rollup state: %w", err)
 		}
 	}
-	for i, p := range []*time.Time{&m.sealed, &m.done, &m.first} {
+	for i, p := range []*time.Time{&m.sealed, &m.done, &m.first, &m.openTo} {
 		if ts[i] != nil {
 			*p = ts[i].UTC()
 		}

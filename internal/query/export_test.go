@@ -1,6 +1,12 @@
 package query
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
+)
 
 // CompanyKeysMapBack reports whether the statement of every company's p95
 // over r, grouped by the ids' hashes, maps back to the ids without
@@ -17,4 +23,27 @@ func (e *Engine) CompanyKeysMapBack(ctx context.Context, app string, r Range) (b
 	}
 	out, ok, err := e.byHashes(ctx, s)
 	return ok && len(out) > 0, err
+}
+
+// OpenWeekPlan plans the statement of every user's p95 over r, reports
+// whether it reads the open week's rows (openweek.go), calls move (when
+// not nil), which may change the marks it was planned with, and then runs
+// it: its error is the statement's.
+func (e *Engine) OpenWeekPlan(ctx context.Context, app string, r Range, move func() error) (bool, error) {
+	g, _ := ParseField("user_id")
+	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
+	if err := e.setSealed(ctx, &s); err != nil {
+		return false, err
+	}
+	x, _, err := e.c.build(famHistogram, &s, e.rollups)
+	if err != nil {
+		return false, err
+	}
+	uses := strings.Contains(x.text, rollup.UserHistOpen)
+	if move != nil {
+		if err := move(); err != nil {
+			return uses, err
+		}
+	}
+	return uses, e.queryRows(ctx, x, func(*sql.Rows) error { return nil })
 }

@@ -141,6 +141,16 @@ const (
 	// weeks merges about half as many histogram pairs from it as from the
 	// days (docs/performance.md).
 	UserHistWeek = "rollup_user_hist_week"
+	// UserHistOpen has the open week's histograms: UserHistHour's rows
+	// from the week of State's open_to up to open_to, summed per app,
+	// user_id and logged company_id (column day: the week's Monday, as in
+	// UserHistWeek). open_to is a done hour at most a few hours behind
+	// done; the rows are built again, whole, when done moves past it by
+	// that much, into another week, or when late events touch an hour
+	// they hold (the store's rollup_open.go). Unlike the other rollups its
+	// rows change the span they cover, so a reader holds the open_to its
+	// plan assumed against the one its statement sees (OpenGuardSQL).
+	UserHistOpen = "rollup_user_hist_open"
 	// UserRouteDay has one row per app, UTC day (column day), user_id,
 	// logged company_id, method and route (each NULL when absent), with
 	// UserHour's measures, hist, and times, the list of its events' times
@@ -166,9 +176,22 @@ const (
 	// skips the pieces of its range before an app's first event, which
 	// would read nothing at a cost each.
 	AppSpan = "rollup_app_span"
-	// State has one row: version, sealed, done.
+	// State has one row: version, sealed, done, open_to.
 	State = "rollup_state"
 )
+
+// OpenWeek is the Monday of the week whose rows UserHistOpen holds when
+// State's open_to is to: the rows end at to, which is after the Monday.
+func OpenWeek(to time.Time) time.Time { return Week(to.Add(-time.Microsecond)) }
+
+// OpenGuardSQL is a condition that holds when State's open_to is its one
+// parameter, and otherwise fails the statement with an error holding
+// OpenMoved: a query whose plan read open_to before a load rebuilt the
+// open week's rows would otherwise count hours twice or not at all.
+const OpenGuardSQL = `(SELECT CASE WHEN max(open_to) = ? THEN true ELSE error('` + OpenMoved + `') END FROM ` + State + `)`
+
+// OpenMoved is the text of OpenGuardSQL's error.
+const OpenMoved = "gatescope: the open week rollup moved; run the query again"
 
 // Week is the Monday (UTC) of the ISO week holding t: the day column of
 // UserHistWeek's rows, as DuckDB's date_trunc('week', ...) gives it.

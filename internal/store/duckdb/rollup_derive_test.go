@@ -305,8 +305,24 @@ func TestDerivedRollups(t *testing.T) {
 			compareFigures(t, stage+" "+h.name, h.stored(t, s), want)
 		}
 		checkCompanyRoutes(t, s, stage, all, sealed)
+		checkOpenWeek(t, s, stage, all, done)
 	}
 	check("loader")
+	// Late events within the open week's rows: the load builds them again.
+	var openTo time.Time
+	if err := s.db.QueryRow(`SELECT open_to FROM rollup_state`).Scan(&openTo); err != nil {
+		t.Fatal(err)
+	}
+	var late []event.Event
+	for i := range 2000 {
+		if at := rollup.OpenWeek(openTo).Add(time.Duration(i) * time.Minute); at.Before(openTo) {
+			late = append(late, routeEvent(n, at))
+			n++
+		}
+	}
+	loadEvents(t, s, late)
+	all = append(all, late...)
+	check("late in the open week")
 	// rollupOrder: each day's derived rows are stored in its order (late
 	// events for a sealed day rebuild all of its rows).
 	for _, tb := range []struct{ name, key string }{
@@ -334,6 +350,13 @@ func TestDerivedRollups(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(rollupSchema[len(rollupSchema)-1]); err != nil {
+		t.Fatal(err)
+	}
+	// And the open week's rows, as for a database from before them.
+	if _, err := s.db.Exec(`DELETE FROM ` + rollup.UserHistOpen + `; UPDATE rollup_state SET open_to = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.fillOpen(ctx); err != nil {
 		t.Fatal(err)
 	}
 	check("fill")
@@ -415,4 +438,31 @@ func compareIDs(t *testing.T, name string, got, want map[string]int) {
 	if bad > 0 || len(got) != len(want) {
 		t.Errorf("%s: %d request-id keys, want %d; %d differ", name, len(got), len(want), bad)
 	}
+}
+
+// checkOpenWeek holds rollup.UserHistOpen to the events from the Monday of
+// its week up to State's open_to, aggregated in Go, and open_to to its
+// place: a done hour, less than openStep behind done.
+func checkOpenWeek(t *testing.T, s *Store, stage string, all []event.Event, done time.Time) {
+	t.Helper()
+	var openTo time.Time
+	if err := s.db.QueryRow(`SELECT open_to FROM rollup_state`).Scan(&openTo); err != nil {
+		t.Fatalf("%s: open_to: %v", stage, err)
+	}
+	if openTo.After(done) || done.Sub(openTo) >= openStep || !openTo.Equal(openTo.Truncate(time.Hour)) {
+		t.Fatalf("%s: open_to %v, done %v: want a done hour less than %v behind", stage, openTo, done, openStep)
+	}
+	w := rollup.OpenWeek(openTo)
+	var inWeek []event.Event
+	for _, ev := range all {
+		if !ev.Time.Before(w) {
+			inWeek = append(inWeek, ev)
+		}
+	}
+	h := histTable{rollup.UserHistOpen, "day", []string{"user_id", "company_id"}, 7 * 24 * time.Hour, false}
+	want := h.expected(inWeek, openTo)
+	if len(want) < 100 {
+		t.Fatalf("%s: only %d keys in the open week", stage, len(want))
+	}
+	compareFigures(t, stage+" "+h.name, h.stored(t, s), want)
 }

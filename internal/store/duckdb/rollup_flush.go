@@ -171,6 +171,13 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("rollup state: %w", err)
 		}
 	}
+	sealedNow := sealed.Time
+	if upto.After(sealedNow) {
+		sealedNow = upto
+	}
+	if err := deriveOpen(ctx, conn, touched, newDone, sealedNow); err != nil { // rollup_open.go
+		return err
+	}
 	if len(dayList) == 0 && !upto.After(sealed.Time) {
 		return nil // no day derived: nothing new in the company rollup
 	}

@@ -88,6 +88,7 @@ var rollupSchema = []string{
 	histTableSQL(rollup.UserHistHour, "hour"),
 	histTableSQL(rollup.UserHistDay, "day"),
 	histTableSQL(rollup.UserHistWeek, "day"),
+	histTableSQL(rollup.UserHistOpen, "day"),
 	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
 		app_id VARCHAR NOT NULL,
 		day TIMESTAMP NOT NULL,
@@ -139,6 +140,8 @@ var rollupSchema = []string{
 	// unsorted counts the rows written to CompanyRouteDay since it was
 	// last sorted (rollup_cluster.go).
 	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS unsorted BIGINT`,
+	// open_to is the end of UserHistOpen's rows (rollup_open.go).
+	`ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS open_to TIMESTAMP`,
 	// The one-time fill stays the last statement (a test replays it).
 	`BEGIN TRANSACTION;
 	INSERT INTO ` + rollup.TrafficHour + `

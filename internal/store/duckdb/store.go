@@ -156,6 +156,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.replay(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.fillOpen(ctx); err != nil { // a database from before the open week's rollup
+		return nil, fmt.Errorf("duckdb store: %w", err)
+	}
 	if s.seen, err = dedup.New(cfg.Dedup); err != nil {
 		return nil, err
 	}
