@@ -71,7 +71,8 @@ func newP95Fixture(t *testing.T, users, cos int, n, top func(u int) int) *p95Fix
 	var links []event.UserUpdate
 	lat := map[string][]float64{}  // user -> latencies in the range
 	clat := map[string][]float64{} // company -> latencies in the range
-	slat, sclat := map[string][]float64{}, map[string][]float64{} // and over every event
+	// and the same over every event
+	slat, sclat := map[string][]float64{}, map[string][]float64{}
 	for u := range users {
 		id := fmt.Sprintf("u%04d", u)
 		co := fmt.Sprintf("c%02d", u%cos)

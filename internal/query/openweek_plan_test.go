@@ -15,7 +15,9 @@ func TestSpliceOpen(t *testing.T) {
 	days := func(from, to int) piece { return piece{src: srcUserHist, day: true, from: at(from, 0), to: at(to, 0)} }
 	hours := func(d0, h0, d1, h1 int) piece { return piece{src: srcUserHist, from: at(d0, h0), to: at(d1, h1)} }
 	raw := func(d0, h0, d1, h1 int) piece { return piece{src: srcRaw, from: at(d0, h0), to: at(d1, h1)} }
-	open := func(d, h int) piece { return piece{src: srcUserHist, day: true, open: true, from: at(2, 0), to: at(d, h)} }
+	open := func(d, h int) piece {
+		return piece{src: srcUserHist, day: true, open: true, from: at(2, 0), to: at(d, h)}
+	}
 	week := piece{src: srcUserHist, day: true, week: true, from: at(2, 0).AddDate(0, 0, -7), to: at(2, 0)}
 	cases := []struct {
 		name   string
