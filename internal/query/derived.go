@@ -106,8 +106,9 @@ type marks struct {
 // come between: the pieces stay right as sealed and done only move on
 // (the raw events stay), and only the events of that load older than the
 // app's first can be missed, as if the query had come just before it.
-// openTo alone may move either way: the pieces that read from it hold it
-// to the statement's (openPiece, openweek.go).
+// openTo is the exception: a load may change the span of the rows it
+// marks, so the statements that read them hold it to their own view of it
+// (rollup.OpenGuardSQL, openweek.go).
 func (e *Engine) rollupMarks(ctx context.Context, app string) (marks, error) {
 	var m marks
 	if !e.rollups {

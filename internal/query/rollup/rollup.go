@@ -144,10 +144,10 @@ const (
 	// UserHistOpen has the open week's histograms: UserHistHour's rows
 	// from the week of State's open_to up to open_to, summed per app,
 	// user_id and logged company_id (column day: the week's Monday, as in
-	// UserHistWeek). open_to is a done hour at most a few hours behind
-	// done; the rows are built again, whole, when done moves past it by
-	// that much, into another week, or when late events touch an hour
-	// they hold (the store's rollup_open.go). Unlike the other rollups its
+	// UserHistWeek). open_to is a done hour less than 6 hours behind
+	// done: the rows are built again, whole, when done moves 6 hours past
+	// it or into another week, or when late events touch an hour they
+	// hold (the store's rollup_open.go). Unlike the other rollups its
 	// rows change the span they cover, so a reader holds the open_to its
 	// plan assumed against the one its statement sees (OpenGuardSQL).
 	UserHistOpen = "rollup_user_hist_open"
