@@ -168,25 +168,26 @@ func samePage(got []string, p95s []*float64, ids []string, ref map[string]*float
 // companiesPage lists a page of the companies sorted by p95: their ids
 // and p95s.
 func companiesPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*float64) {
-	t.Helper()
-	q.AppID, q.Sort = "app1", "latency_p95"
-	list, _, err := e.Companies(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, p95s := idsAndP95s(list, func(c query.CompanySummary) (string, *float64) { return c.CompanyID, c.LatencyP95 })
+	ids, p95s, _ := pageByP95(t, e.Companies, q, func(c query.CompanySummary) (string, *float64) { return c.CompanyID, c.LatencyP95 })
 	return ids, p95s
 }
 
 // usersPage lists a page of the users sorted by p95: their ids and p95s.
 func usersPage(t *testing.T, e *query.Engine, q query.ListSpec) ([]string, []*float64, int64) {
+	return pageByP95(t, e.Users, q, func(u query.UserSummary) (string, *float64) { return u.UserID, u.LatencyP95 })
+}
+
+// pageByP95 lists a page sorted by p95 with list (an engine's Users or
+// Companies): its ids and p95s, as of reads them, and the list's total.
+func pageByP95[T any](t *testing.T, list func(context.Context, query.ListSpec) ([]T, int64, error), q query.ListSpec,
+	of func(T) (string, *float64)) ([]string, []*float64, int64) {
 	t.Helper()
 	q.AppID, q.Sort = "app1", "latency_p95"
-	list, total, err := e.Users(context.Background(), q)
+	items, total, err := list(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, p95s := idsAndP95s(list, func(u query.UserSummary) (string, *float64) { return u.UserID, u.LatencyP95 })
+	ids, p95s := idsAndP95s(items, of)
 	return ids, p95s, total
 }
 

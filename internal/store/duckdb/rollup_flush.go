@@ -47,8 +47,8 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	if len(r.traffic) == 0 {
 		return nil
 	}
-	var sealed, done sql.NullTime
-	if err := conn.QueryRowContext(ctx, `SELECT sealed, done FROM `+rollup.State).Scan(&sealed, &done); err != nil {
+	var sealed, done, openTo sql.NullTime
+	if err := conn.QueryRowContext(ctx, `SELECT sealed, done, open_to FROM `+rollup.State).Scan(&sealed, &done, &openTo); err != nil {
 		return fmt.Errorf("rollup state: %w", err)
 	}
 	hours := map[int64]bool{}
@@ -175,7 +175,7 @@ func (r *rollups) flush(ctx context.Context, conn *sql.Conn) error {
 	if upto.After(sealedNow) {
 		sealedNow = upto
 	}
-	if err := deriveOpen(ctx, conn, touched, newDone, sealedNow); err != nil { // rollup_open.go
+	if err := deriveOpen(ctx, conn, touched, newDone, sealedNow, openTo); err != nil { // rollup_open.go
 		return err
 	}
 	if len(dayList) == 0 && !upto.After(sealed.Time) {

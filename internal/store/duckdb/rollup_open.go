@@ -19,14 +19,11 @@ const openStep = 6 * time.Hour
 // deriveOpen builds the open week's rows again, in the load's transaction,
 // when they are missing, of another week than done's, openStep or more
 // behind done, or hold an hour the load touched (late events; touched in
-// unix seconds). done and sealed are State's as the load leaves them.
-func deriveOpen(ctx context.Context, conn *sql.Conn, touched []int64, done, sealed time.Time) error {
+// unix seconds). done and sealed are State's as the load leaves them,
+// openTo its open_to (which only this function writes).
+func deriveOpen(ctx context.Context, conn *sql.Conn, touched []int64, done, sealed time.Time, openTo sql.NullTime) error {
 	if done.IsZero() {
 		return nil
-	}
-	var openTo sql.NullTime
-	if err := conn.QueryRowContext(ctx, `SELECT open_to FROM `+rollup.State).Scan(&openTo); err != nil {
-		return fmt.Errorf("open week rollup: %w", err)
 	}
 	w := rollup.Week(done)
 	if openTo.Valid && rollup.OpenWeek(openTo.Time).Equal(w) && done.Sub(openTo.Time) < openStep &&
@@ -94,7 +91,7 @@ func (s *Store) fillOpen(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return fmt.Errorf("open week rollup: %w", err)
 	}
-	if err := deriveOpen(ctx, conn, nil, done.Time.UTC(), sealed.Time.UTC()); err != nil {
+	if err := deriveOpen(ctx, conn, nil, done.Time.UTC(), sealed.Time.UTC(), openTo); err != nil {
 		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 		return err
 	}
