@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+
+	"github.com/gatescope/gatescope/internal/query/rollup"
 )
 
 // pageItem is an entity of a list: its id and the summary scan made.
@@ -15,11 +17,11 @@ type pageItem struct {
 }
 
 // bandShift sets the width of the coarse pass's latency bands: 2^3
-// histogram buckets each, a factor of Gamma^8 (about 2.1) in latency.
-// Narrower bands leave fewer entities to the exact pass and cost the
+// histogram buckets each, a factor of Gamma^8 (about 2.1) in latency, the
+// width of the rollups' band columns (bandcols.go). Narrower bands leave fewer entities to the exact pass and cost the
 // coarse pass more groups; on the 10 million event benchmark a band of 8
 // took 39 ms against 48 for 4 and 146 for the buckets themselves.
-const bandShift = 3
+const bandShift = rollup.BandShift
 
 // maxWindow is the most users the second pass restricts its statements
 // to by id. Past it the bands have not narrowed the work much, and

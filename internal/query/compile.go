@@ -425,8 +425,8 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 		fields = append(fields, s.distinctOf)
 	}
 	src := c.sourceFor(fam, fields)
-	var parts []string
-	var args []any
+	var parts, bandParts []string
+	var args, bandArgs []any
 	pieces := clampDone(plan(s.r, s.iv, s.loc, src, useRollup, s.marks), s.done) // derived.go
 	if fam == famDistinct && src == srcUserRoute {
 		pieces = distinctSince(pieces, s.iv, s.loc, s.sealed) // derived.go
@@ -438,6 +438,11 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 		x, err := c.piece(fam, s, p)
 		if err != nil {
 			return sqlExpr{}, nil, err
+		}
+		if fam == famHistogram && s.bandPiece(p) { // bandcols.go
+			bandParts = append(bandParts, x.text)
+			bandArgs = append(bandArgs, x.args...)
+			continue
 		}
 		parts = append(parts, x.text)
 		args = append(args, x.args...)
@@ -463,7 +468,14 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 		if s.band > 0 {
 			b = fmt.Sprintf("(b >> %d)", s.band)
 		}
-		inner := fmt.Sprintf("SELECT %s%s AS b, sum(n) AS n FROM (%s) x GROUP BY %s%s", keyList(keys), b, union, keyList(keys), b)
+		inner := ""
+		if len(parts) > 0 {
+			inner = fmt.Sprintf("SELECT %s%s AS b, sum(n) AS n FROM (%s) x GROUP BY %s%s", keyList(keys), b, union, keyList(keys), b)
+		}
+		if len(bandParts) > 0 {
+			inner = bandedInner(keys, strings.Join(bandParts, "\nUNION ALL\n"), inner) // bandcols.go
+			args = append(bandArgs, args...)
+		}
 		q = histLists(inner, keys) // quantiles.go
 	}
 	return sqlExpr{q, args}, keys, nil
@@ -536,18 +548,24 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		mArgs = x.args
 		groupKeys = append(groupKeys, "id")
 	case famHistogram:
-		if p.src == srcRaw {
+		switch {
+		case s.bandPiece(p):
+			// Band sums, per row: no b key (bandcols.go).
+			measures = bandMeasures()
+		case p.src == srcRaw:
 			measures = []string{c.d.HistogramBucket("e.latency_ms") + " AS b", "count(*) AS n"}
 			where = append(where, "e.latency_ms IS NOT NULL")
-		} else if p.src == srcUserHist || p.src == srcUserRoute {
+		case p.src == srcUserHist || p.src == srcUserRoute:
 			// Histogram pairs, unnested from the filtered rows and summed
 			// below.
 			measures = []string{"unnest(r.hist) AS h"}
-		} else {
+		default:
 			measures = []string{"r.lat_bucket AS b", "sum(r.n) AS n"}
 			where = append(where, "r.lat_bucket IS NOT NULL")
 		}
-		groupKeys = append(groupKeys, "b")
+		if !s.bandPiece(p) {
+			groupKeys = append(groupKeys, "b")
+		}
 	}
 	from := ""
 	switch p.src {
@@ -590,7 +608,8 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	needUser = needUser || nu
 	where = append(where, "("+fx.text+")")
 	wArgs = append(wArgs, fx.args...)
-	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram
+	bands := fam == famHistogram && s.bandPiece(p)
+	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram && !bands
 	var vals []any
 	if pairs {
 		vals = s.pairIndex(groupExprs) // quantiles.go
@@ -632,7 +651,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	q := "SELECT " + strings.Join(append(sel, measures...), ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ")
 	if pairs {
 		q = histPairs(q, groupKeys, vals == nil && s.perUser()) // derived.go
-	} else if len(groupKeys) > 0 {
+	} else if len(groupKeys) > 0 && !bands { // a band piece's rows are summed in build
 		q += " GROUP BY " + strings.Join(groupKeys, ", ")
 	}
 	args := append(append(append(selArgs, mArgs...), fromArgs...), wArgs...)

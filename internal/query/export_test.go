@@ -25,25 +25,30 @@ func (e *Engine) CompanyKeysMapBack(ctx context.Context, app string, r Range) (b
 	return ok && len(out) > 0, err
 }
 
-// OpenWeekPlan plans the statement of every user's p95 over r, reports
-// whether it reads the open week's rows (openweek.go), calls move (when
-// not nil), which may change the marks it was planned with, and then runs
-// it: its error is the statement's.
-func (e *Engine) OpenWeekPlan(ctx context.Context, app string, r Range, move func() error) (bool, error) {
+// OpenWeekPlan plans the statement of every user's p95 over r (of their
+// band of it if bands), reports whether it reads the open week's rows
+// (openweek.go) and whether it reads band columns (bandcols.go), calls
+// move (when not nil), which may change the marks it was planned with,
+// and then runs it: its error is the statement's.
+func (e *Engine) OpenWeekPlan(ctx context.Context, app string, r Range, bands bool, move func() error) (open, bandCols bool, err error) {
 	g, _ := ParseField("user_id")
 	s := aggSpec{app: app, r: r, groups: []Field{g}, pcts: []int{95}}
+	if bands {
+		s.band = bandShift
+	}
 	if err := e.setSealed(ctx, &s); err != nil {
-		return false, err
+		return false, false, err
 	}
 	x, _, err := e.c.build(famHistogram, &s, e.rollups)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	uses := strings.Contains(x.text, rollup.UserHistOpen)
+	open = strings.Contains(x.text, rollup.UserHistOpen)
+	bandCols = strings.Contains(x.text, rollup.BandColumn(0))
 	if move != nil {
 		if err := move(); err != nil {
-			return uses, err
+			return open, bandCols, err
 		}
 	}
-	return uses, e.queryRows(ctx, x, func(*sql.Rows) error { return nil })
+	return open, bandCols, e.queryRows(ctx, x, func(*sql.Rows) error { return nil })
 }

@@ -21,12 +21,12 @@ func TestOpenWeek(t *testing.T) {
 		func(u int) int { return 66 + (u*7)%16 })
 	ctx := context.Background()
 	r := query.Range{From: f.r.From.Add(-2 * 24 * time.Hour), To: f.r.To}
-	uses, err := f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, nil)
-	if err != nil || !uses {
-		t.Fatalf("the plan reads the open week's rows: %v (%v), want true", uses, err)
+	open, bandCols, err := f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, true, nil)
+	if err != nil || !open || !bandCols {
+		t.Fatalf("the bands' plan reads the open week's rows: %v, their band columns: %v (%v), want both", open, bandCols, err)
 	}
-	if uses, _ := f.engines["rollups"].OpenWeekPlan(ctx, "app1", f.r, nil); uses {
-		t.Fatalf("the fixture's range starts within the week: it cannot read the open week's rows")
+	if open, bandCols, _ := f.engines["rollups"].OpenWeekPlan(ctx, "app1", f.r, true, nil); open || bandCols {
+		t.Fatalf("the fixture's range starts within the week: it cannot read the open week's rows or bands")
 	}
 	for ename, e := range f.engines {
 		for _, desc := range []bool{true, false} {
@@ -57,14 +57,16 @@ func TestOpenWeek(t *testing.T) {
 			return err
 		}
 	}
-	_, err = f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, move("1 hour"))
-	if !query.IsRollupsMoved(err) {
-		t.Errorf("a statement planned before open_to moved: %v, want ErrRollupsMoved", err)
-	}
-	if err := move("-1 hour")(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, nil); err != nil {
-		t.Errorf("open_to moved back: %v", err)
+	for _, bands := range []bool{false, true} {
+		_, _, err = f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, bands, move("1 hour"))
+		if !query.IsRollupsMoved(err) {
+			t.Errorf("bands=%v: a statement planned before open_to moved: %v, want ErrRollupsMoved", bands, err)
+		}
+		if err := move("-1 hour")(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.engines["rollups"].OpenWeekPlan(ctx, "app1", r, bands, nil); err != nil {
+			t.Errorf("bands=%v: open_to moved back: %v", bands, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatescope/gatescope/internal/event"
 	"github.com/gatescope/gatescope/internal/query"
+	"github.com/gatescope/gatescope/internal/query/rollup"
 )
 
 // TestKnownPercentilesOverWeeks checks the percentiles per company and per
@@ -84,6 +85,15 @@ func checkPercentilesOverWeeks(t *testing.T, f *fixture, ranges []query.Range) {
 		if len(byCompany) < 5 || len(byUser) < 20 {
 			t.Fatalf("range %d: only %d companies and %d users", ri, len(byCompany), len(byUser))
 		}
+		userBuckets := map[string]*float64{} // each user's p95 as its bucket's value
+		for id, fg := range byUser {
+			if p := fg.metric("latency_p95"); p != nil {
+				v := rollup.Value(rollup.Bucket(*p))
+				userBuckets[id] = &v
+			} else {
+				userBuckets[id] = nil
+			}
+		}
 		for ename, e := range engines {
 			name := fmt.Sprintf("range %d/%s", ri, ename)
 			rows, err := e.Segmentation(ctx, query.SegSpec{AppID: f.app, Range: r, GroupBy: []query.Field{companyField},
@@ -131,6 +141,20 @@ func checkPercentilesOverWeeks(t *testing.T, f *fixture, ranges []query.Range) {
 				want := map[string]map[string]*figures{"company": byCompany, "user": byUser}[kind][id]
 				if want != nil && !close("latency_p95", got, want.metric("latency_p95")) {
 					t.Errorf("%s: %s p95 in its list = %s, want %s", name, key, fmtv(got), fmtv(want.metric("latency_p95")))
+				}
+			}
+			// The users sorted by p95, and ranked by it in a segmentation,
+			// whose first pass reads the weekly rows' bands (bandcols.go):
+			// the first ten in order, against their p95s' buckets.
+			for _, desc := range []bool{true, false} {
+				want := sortedByP95(userBuckets, desc)[:10]
+				got, p95s, _ := usersPage(t, e, query.ListSpec{Range: r, Desc: desc, Limit: 10})
+				if err := samePage(got, p95s, want, userBuckets); err != nil {
+					t.Errorf("%s desc=%v: users sorted by p95: %v", name, desc, err)
+				}
+				got, p95s = segByP95(t, e, r, desc, 10)
+				if err := samePage(got, p95s, want, userBuckets); err != nil {
+					t.Errorf("%s desc=%v: segmentation by user sorted by p95: %v", name, desc, err)
 				}
 			}
 		}

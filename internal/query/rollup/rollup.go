@@ -6,6 +6,7 @@ package rollup
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/gatescope/gatescope/internal/event"
@@ -141,6 +142,9 @@ const (
 	// weeks merges about half as many histogram pairs from it as from the
 	// days (docs/performance.md).
 	UserHistWeek = "rollup_user_hist_week"
+	// UserHistWeek's and UserHistOpen's rows also carry their histogram's
+	// bands (BandColumn).
+	//
 	// UserHistOpen has the open week's histograms: UserHistHour's rows
 	// from the week of State's open_to up to open_to, summed per app,
 	// user_id and logged company_id (column day: the week's Monday, as in
@@ -204,6 +208,21 @@ func Week(t time.Time) time.Time {
 // histogram bucket b, as n<<8 | b (in SQL: b = h & 255, n = h >> 8). A
 // bucket may repeat within a list or across rows; readers sum them.
 func HistPair(b int, n int64) int64 { return n<<8 | int64(b) }
+
+// BandShift sets the width of a latency band: 2^BandShift adjacent
+// histogram buckets, a factor of Gamma^8 (about 2.1) in latency. Bands is
+// how many there are: bucket b is in band b >> BandShift.
+const (
+	BandShift = 3
+	Bands     = MaxBucket>>BandShift + 1
+)
+
+// BandColumn names the column of UserHistWeek and UserHistOpen that holds
+// how many events of the row's hist are in band k (0 <= k < Bands): a
+// BIGINT, never NULL once the store is open. A reader ranking users by a
+// percentile's band sums these columns, a few per row, instead of
+// unnesting and grouping every histogram pair (docs/performance.md).
+func BandColumn(k int) string { return "band" + strconv.Itoa(k) }
 
 // RequestIDHashSQL is the SQL of a request id's h in RequestIDs: the low
 // 32 bits of DuckDB's hash() of the VARCHAR expression x. hash() may

@@ -131,14 +131,20 @@ func deriveDays(ctx context.Context, conn *sql.Conn, from, to, sealed time.Time,
 }
 
 // histDays is UserHistDay's rows from UserHistHour's in [?, ?).
-var histDays = mergeHists(rollup.UserHistHour, "hour", "day", "hour >= ? AND hour < ?") // see rollupOrder
+var histDays = mergeHists(rollup.UserHistHour, "hour", "day", "hour >= ? AND hour < ?", false) // see rollupOrder
 
 // mergeHists is a SELECT of a coarser user-histogram rollup's rows from
 // the rows of table (time column col) that match where: their histogram
 // pairs summed per bucket within each app, date_trunc(unit) of the time
-// (named day), user and logged company, in user order.
-func mergeHists(table, col, unit, where string) string {
-	return `SELECT app_id, day, user_id, company_id, list(CAST(c AS BIGINT) << 8 | b) AS hist FROM (
+// (named day), user and logged company, in user order; with the band
+// columns if bands.
+func mergeHists(table, col, unit, where string, bands bool) string {
+	const hist = "list(CAST(c AS BIGINT) << 8 | b)"
+	extra := ""
+	if bands {
+		extra = ", " + bandSums(hist) // rollup_bands.go
+	}
+	return `SELECT app_id, day, user_id, company_id, ` + hist + ` AS hist` + extra + ` FROM (
 		SELECT app_id, date_trunc('` + unit + `', ` + col + `) AS day, user_id, company_id, h & 255 AS b, sum(h >> 8) AS c
 		FROM (SELECT app_id, ` + col + `, user_id, company_id, unnest(hist) AS h FROM ` + table + ` WHERE ` + where + `) u
 		GROUP BY ALL

@@ -306,6 +306,7 @@ func TestDerivedRollups(t *testing.T) {
 		}
 		checkCompanyRoutes(t, s, stage, all, sealed)
 		checkOpenWeek(t, s, stage, all, done)
+		checkBands(t, s, stage)
 	}
 	check("loader")
 	// Late events within the open week's rows: the load builds them again.
@@ -352,6 +353,15 @@ func TestDerivedRollups(t *testing.T) {
 	if _, err := s.db.Exec(rollupSchema[len(rollupSchema)-1]); err != nil {
 		t.Fatal(err)
 	}
+	// The bands of a database from before them: the schema's upgrade
+	// computes them for the rows already there.
+	dropBands(t, s)
+	for _, table := range []string{rollup.UserHistWeek, rollup.UserHistOpen} {
+		if _, err := s.db.Exec(bandsUpgrade(table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkBands(t, s, "upgrade")
 	// And the open week's rows, as for a database from before them.
 	if _, err := s.db.Exec(`DELETE FROM ` + rollup.UserHistOpen + `; UPDATE rollup_state SET open_to = NULL`); err != nil {
 		t.Fatal(err)

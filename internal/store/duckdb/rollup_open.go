@@ -48,7 +48,7 @@ func deriveOpen(ctx context.Context, conn *sql.Conn, touched []int64, done, seal
 		}
 		src := `(SELECT app_id, day AS t, user_id, company_id, hist FROM ` + rollup.UserHistDay + ` WHERE day >= ? AND day < ?
 			UNION ALL SELECT app_id, hour, user_id, company_id, hist FROM ` + rollup.UserHistHour + ` WHERE hour >= ? AND hour < ?)`
-		stmts = append(stmts, stmt{`INSERT INTO ` + rollup.UserHistOpen + ` BY NAME ` + mergeHists(src, "t", "week", "true"),
+		stmts = append(stmts, stmt{`INSERT INTO ` + rollup.UserHistOpen + ` BY NAME ` + mergeHists(src, "t", "week", "true", true),
 			[]any{ts(w), ts(mid), ts(mid), ts(done)}})
 		to = ts(done)
 	}

@@ -85,10 +85,13 @@ var rollupSchema = []string{
 		compacted BOOLEAN NOT NULL
 	)`,
 	// Version 2: the derived rollups (rollup_derive.go) and State's done.
-	histTableSQL(rollup.UserHistHour, "hour"),
-	histTableSQL(rollup.UserHistDay, "day"),
-	histTableSQL(rollup.UserHistWeek, "day"),
-	histTableSQL(rollup.UserHistOpen, "day"),
+	histTableSQL(rollup.UserHistHour, "hour", false),
+	histTableSQL(rollup.UserHistDay, "day", false),
+	histTableSQL(rollup.UserHistWeek, "day", true),
+	histTableSQL(rollup.UserHistOpen, "day", true),
+	// The bands of the weekly and open-week rows (rollup_bands.go).
+	bandsUpgrade(rollup.UserHistWeek),
+	bandsUpgrade(rollup.UserHistOpen),
 	`CREATE TABLE IF NOT EXISTS ` + rollup.UserRouteDay + ` (
 		app_id VARCHAR NOT NULL,
 		day TIMESTAMP NOT NULL,
@@ -190,14 +193,19 @@ var (
 	userDayKeys  = [2]string{"date_trunc('day', time) AS day, user_id, company_id", "day, user_id, company_id"}
 )
 
-// histTableSQL creates a user-histogram rollup whose time column is col.
-func histTableSQL(name, col string) string {
+// histTableSQL creates a user-histogram rollup whose time column is col,
+// with band columns if bands.
+func histTableSQL(name, col string, bands bool) string {
+	extra := ""
+	if bands {
+		extra = bandColumnsDDL()
+	}
 	return `CREATE TABLE IF NOT EXISTS ` + name + ` (
 		app_id VARCHAR NOT NULL,
 		` + col + ` TIMESTAMP NOT NULL,
 		user_id VARCHAR,
 		company_id VARCHAR,
-		hist BIGINT[] NOT NULL
+		hist BIGINT[] NOT NULL` + extra + `
 	)`
 }
 

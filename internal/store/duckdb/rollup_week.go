@@ -19,7 +19,9 @@ import (
 
 // histWeeks is a SELECT of UserHistWeek's rows from the UserHistDay rows
 // that match where. DuckDB's week is the ISO week, from Monday.
-func histWeeks(where string) string { return mergeHists(rollup.UserHistDay, "day", "week", where) }
+func histWeeks(where string) string {
+	return mergeHists(rollup.UserHistDay, "day", "week", where, true)
+}
 
 // wholeWeeksSQL is the condition on a UserHistDay row's day that its week
 // is sealed whole: the one-time fill's.
