@@ -13,7 +13,7 @@ import (
 // then unnests each user's Bands sums, where unnesting and grouping every
 // histogram pair by user and band took about half as long again. The
 // other pieces of its range (days, hours, raw events) give pairs as
-// before, and both meet in the last grouping by user and band
+// before, and both meet in the lists of pairs per user
 // (docs/performance.md).
 
 // bandPiece reports whether piece p of s is read from its band columns.
@@ -33,9 +33,12 @@ func bandMeasures() []string {
 
 // bandedInner is the (keys..., b, n) statement of the band pieces, whose
 // rows are (keys..., s0, s1, ...) and joined by UNION ALL in bandUnion,
-// and of the pair pieces' statement pairInner ("" when there are none):
-// each group's band sums, then a row per band it has events in.
-func bandedInner(keys []string, bandUnion, pairInner string) string {
+// and of the pair pieces' statement pairs, (keys..., b, n) with b a band
+// ("" when there are none): each group's band sums, a row per band it has
+// events in, and the pairs' rows after them. A band may repeat within a
+// group, which quantilesOf sums: grouping by key and band once more cost
+// the users' bands a tenth.
+func bandedInner(keys []string, bandUnion, pairs string) string {
 	sums := make([]string, rollup.Bands)
 	list := make([]string, rollup.Bands)
 	for k := range sums {
@@ -43,11 +46,10 @@ func bandedInner(keys []string, bandUnion, pairInner string) string {
 		list[k] = fmt.Sprintf("s%d", k)
 	}
 	kl := keyList(keys)
-	group := strings.TrimSuffix(kl, ", ")
-	banded := fmt.Sprintf("SELECT %sunnest(range(%d)) AS b, unnest([%s]) AS n FROM (SELECT %s%s FROM (%s) w GROUP BY %s) s",
-		kl, rollup.Bands, strings.Join(list, ", "), kl, strings.Join(sums, ", "), bandUnion, group)
-	if pairInner == "" {
-		return "SELECT " + kl + "b, n FROM (" + banded + ") z WHERE n > 0"
+	q := fmt.Sprintf("SELECT %sunnest(range(%d)) AS b, unnest([%s]) AS n FROM (SELECT %s%s FROM (%s) w GROUP BY %s) s",
+		kl, rollup.Bands, strings.Join(list, ", "), kl, strings.Join(sums, ", "), bandUnion, strings.TrimSuffix(kl, ", "))
+	if pairs != "" {
+		q += "\nUNION ALL\n" + pairs
 	}
-	return fmt.Sprintf("SELECT %sb, sum(n) AS n FROM (%s\nUNION ALL\n%s) z WHERE n > 0 GROUP BY %sb", kl, banded, pairInner, kl)
+	return "SELECT " + kl + "b, n FROM (" + q + ") z WHERE n > 0"
 }

@@ -468,13 +468,19 @@ func (c *compiler) build(fam family, s *aggSpec, useRollup bool) (sqlExpr, []str
 		if s.band > 0 {
 			b = fmt.Sprintf("(b >> %d)", s.band)
 		}
-		inner := ""
-		if len(parts) > 0 {
-			inner = fmt.Sprintf("SELECT %s%s AS b, sum(n) AS n FROM (%s) x GROUP BY %s%s", keyList(keys), b, union, keyList(keys), b)
-		}
-		if len(bandParts) > 0 {
-			inner = bandedInner(keys, strings.Join(bandParts, "\nUNION ALL\n"), inner) // bandcols.go
+		var inner string
+		switch {
+		case len(bandParts) > 0:
+			// The pairs as they come, a band repeated across pieces:
+			// quantilesOf sums them (bandcols.go).
+			pairs := ""
+			if len(parts) > 0 {
+				pairs = fmt.Sprintf("SELECT %s%s AS b, n FROM (%s) x", keyList(keys), b, union)
+			}
+			inner = bandedInner(keys, strings.Join(bandParts, "\nUNION ALL\n"), pairs)
 			args = append(bandArgs, args...)
+		default:
+			inner = fmt.Sprintf("SELECT %s%s AS b, sum(n) AS n FROM (%s) x GROUP BY %s%s", keyList(keys), b, union, keyList(keys), b)
 		}
 		q = histLists(inner, keys) // quantiles.go
 	}
@@ -553,7 +559,13 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 			// Band sums, per row: no b key (bandcols.go).
 			measures = bandMeasures()
 		case p.src == srcRaw:
-			measures = []string{c.d.HistogramBucket("e.latency_ms") + " AS b", "count(*) AS n"}
+			b := c.d.HistogramBucket("e.latency_ms")
+			if s.band > 0 {
+				// Counted per band (as its first bucket), not per bucket:
+				// fewer groups, and fewer pairs for the lists.
+				b = fmt.Sprintf("((%s) >> %d << %d)", b, s.band, s.band)
+			}
+			measures = []string{b + " AS b", "count(*) AS n"}
 			where = append(where, "e.latency_ms IS NOT NULL")
 		case p.src == srcUserHist || p.src == srcUserRoute:
 			// Histogram pairs, unnested from the filtered rows and summed
