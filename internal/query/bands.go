@@ -17,10 +17,11 @@ type pageItem struct {
 }
 
 // bandShift sets the width of the coarse pass's latency bands: 2^3
-// histogram buckets each, a factor of Gamma^8 (about 2.1) in latency, the
-// width of the rollups' band columns (bandcols.go). Narrower bands leave fewer entities to the exact pass and cost the
-// coarse pass more groups; on the 10 million event benchmark a band of 8
-// took 39 ms against 48 for 4 and 146 for the buckets themselves.
+// histogram buckets each, a factor of Gamma^8 (about 2.1) in latency, as
+// the rollups' band columns have them (bandcols.go). Narrower bands leave
+// fewer entities to the exact pass and cost the coarse pass more groups;
+// on the 10 million event benchmark a band of 8 took 39 ms against 48 for
+// 4 and 146 for the buckets themselves.
 const bandShift = rollup.BandShift
 
 // maxWindow is the most users the second pass restricts its statements

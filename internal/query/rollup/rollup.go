@@ -140,18 +140,16 @@ const (
 	// sealed, each built when its last day is sealed and built again in
 	// the transaction that derives one of its days again. A range of whole
 	// weeks merges about half as many histogram pairs from it as from the
-	// days (docs/performance.md).
-	UserHistWeek = "rollup_user_hist_week"
-	// UserHistWeek's and UserHistOpen's rows also carry their histogram's
+	// days (docs/performance.md). Its rows also carry their histogram's
 	// bands (BandColumn).
-	//
+	UserHistWeek = "rollup_user_hist_week"
 	// UserHistOpen has the open week's histograms: UserHistHour's rows
 	// from the week of State's open_to up to open_to, summed per app,
 	// user_id and logged company_id (column day: the week's Monday, as in
-	// UserHistWeek). open_to is a done hour less than 6 hours behind
-	// done: the rows are built again, whole, when done moves 6 hours past
-	// it or into another week, or when late events touch an hour they
-	// hold (the store's rollup_open.go). Unlike the other rollups its
+	// UserHistWeek), with hist and the bands. open_to is a done hour less
+	// than 6 hours behind done: the rows are built again, whole, when done
+	// moves 6 hours past it or into another week, or when late events
+	// touch an hour they hold (the store's rollup_open.go). Unlike the other rollups its
 	// rows change the span they cover, so a reader holds the open_to its
 	// plan assumed against the one its statement sees (OpenGuardSQL).
 	UserHistOpen = "rollup_user_hist_open"

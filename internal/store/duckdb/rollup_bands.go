@@ -8,10 +8,11 @@ import (
 )
 
 // The weekly and open-week histogram rows carry their histogram's bands
-// (rollup.BandColumn) beside hist. They cost the loader a sum per band when
-// it builds those rows, which it does once a week and every few hours, and
-// spare every query that ranks users by a percentile's band the grouping
-// of their histogram pairs (docs/performance.md).
+// (rollup.BandColumn) beside hist. They cost the loader a sum per band
+// when it builds those rows, which it does once a week and every few
+// hours (a backfill, every few loads), and spare every query that ranks
+// users by a percentile's band the grouping of their histogram pairs
+// (docs/performance.md).
 
 // bandColumnsDDL declares the band columns in a CREATE TABLE.
 func bandColumnsDDL() string {
