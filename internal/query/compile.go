@@ -493,6 +493,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	var selArgs []any
 	needUser := false
 	timeCol := p.timeCol()
+	bands := fam == famHistogram && s.bandPiece(p) // bandcols.go
 	if s.iv != nil {
 		t, a := c.d.TimeBucket(timeCol, *s.iv, s.loc)
 		sel = append(sel, t+" AS t")
@@ -555,7 +556,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 		groupKeys = append(groupKeys, "id")
 	case famHistogram:
 		switch {
-		case s.bandPiece(p):
+		case bands:
 			// Band sums, per row: no b key (bandcols.go).
 			measures = bandMeasures()
 		case p.src == srcRaw:
@@ -575,7 +576,7 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 			measures = []string{"r.lat_bucket AS b", "sum(r.n) AS n"}
 			where = append(where, "r.lat_bucket IS NOT NULL")
 		}
-		if !s.bandPiece(p) {
+		if !bands {
 			groupKeys = append(groupKeys, "b")
 		}
 	}
@@ -620,7 +621,6 @@ func (c *compiler) piece(fam family, s *aggSpec, p piece) (sqlExpr, error) {
 	needUser = needUser || nu
 	where = append(where, "("+fx.text+")")
 	wArgs = append(wArgs, fx.args...)
-	bands := fam == famHistogram && s.bandPiece(p)
 	pairs := (p.src == srcUserHist || p.src == srcUserRoute) && fam == famHistogram && !bands
 	var vals []any
 	if pairs {

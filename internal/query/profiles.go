@@ -149,13 +149,7 @@ func (e *Engine) p95By(ctx context.Context, app string, r Range, group string, i
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]float64{}
-		for k, b := range bs {
-			if id, ok := k.(string); ok && b != nil {
-				out[id] = rollup.Value(int(*b))
-			}
-		}
-		return out, nil
+		return byID(bs, func(b int64) float64 { return rollup.Value(int(b)) }), nil // bands.go
 	}
 	if ids != nil {
 		if len(ids) == 0 {
